@@ -1,0 +1,59 @@
+// The one error hierarchy of the kube layer. Thrown at the kube/ boundary,
+// caught at the worker boundary; messages name the verb and the object, e.g.
+//   get deployments default/web: NotFound (404): deployments.apps "web" not found
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace kube {
+
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A kubeconfig / in-cluster configuration problem; the message names the file
+// and the field.
+class ConfigError : public Error {
+ public:
+  using Error::Error;
+};
+
+// No HTTP answer: connection refused, TLS failure, timeout.
+class TransportError : public Error {
+ public:
+  using Error::Error;
+};
+
+// The API server answered with an error Status.
+class ApiError : public Error {
+ public:
+  ApiError(int code, std::string reason, std::string message, const std::string& what);
+
+  int code() const noexcept { return code_; }
+  const std::string& reason() const noexcept { return reason_; }   // "NotFound", "Conflict", ...
+  const std::string& message() const noexcept { return message_; } // the server's message
+
+  bool is_not_found() const noexcept { return code_ == 404; }
+  bool is_already_exists() const noexcept { return reason_ == "AlreadyExists"; }
+  bool is_conflict() const noexcept { return code_ == 409 && reason_ != "AlreadyExists"; }
+  bool is_invalid() const noexcept { return code_ == 422; }
+  bool is_forbidden() const noexcept { return code_ == 403; }
+  bool is_unauthorized() const noexcept { return code_ == 401; }
+  bool is_too_many_requests() const noexcept { return code_ == 429; }
+
+ private:
+  int code_;
+  std::string reason_;
+  std::string message_;
+};
+
+// The requested resourceVersion is too old (HTTP 410 Gone, or a watch ERROR
+// event carrying a 410 Status): the caller must relist.
+class ResourceExpired : public ApiError {
+ public:
+  using ApiError::ApiError;
+};
+
+}  // namespace kube

@@ -1,0 +1,118 @@
+#!/usr/bin/env bash
+# Builds the local control plane's Go tools (kube-apiserver, kube-controller-manager,
+# kube-scheduler, etcd, kwok, helm) from the Go module proxy, once per version.
+#
+# Each tool has its own go.mod under tests/cluster/tools/<tool>/ (the tools pin
+# different k8s.io library versions; one shared module would let minimum version
+# selection mix them). Binaries land in a cache outside the repository, keyed by
+# the tool's version, so only the first run pays:
+#   ${XDG_CACHE_HOME:-$HOME/.cache}/sreracha/<tool>-<version>/bin
+#
+#   scripts/tools.sh build   build whatever is missing (idempotent)
+#   scripts/tools.sh path    print the PATH entries (colon-separated)
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS="$ROOT/tests/cluster/tools"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/sreracha"
+
+# version_of <tool-dir> <module>: the version go.mod pins for module.
+version_of() {
+  awk -v m="$2" '$1 == m && $2 ~ /^v/ {print $2; exit} $1 == "require" && $2 == m {print $3; exit}' "$TOOLS/$1/go.mod"
+}
+
+kubernetes_version() { version_of kubernetes k8s.io/kubernetes; }
+etcd_version() { version_of etcd go.etcd.io/etcd/server/v3; }
+kwok_version() { version_of kwok sigs.k8s.io/kwok; }
+helm_version() { version_of helm helm.sh/helm/v3; }
+
+bin_dir() { echo "$CACHE/$1-$2/bin"; }
+
+# build_into <tool-dir> <version> <ldflags> <package...>: builds into a
+# temporary directory and renames it into place, so an interrupted build is
+# never mistaken for a cached one.
+build_into() {
+  local tool="$1" version="$2" ldflags="$3"
+  shift 3
+  local dest
+  dest="$(bin_dir "$tool" "$version")"
+  if [[ -d "$dest" ]]; then
+    return 0
+  fi
+  local tmp="$dest.tmp.$$"
+  rm -rf "$tmp"
+  mkdir -p "$tmp"
+  echo "tools: building $tool $version (first run only; cached in $dest)" >&2
+  local start=$SECONDS
+  (cd "$TOOLS/$tool" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+    go build -trimpath -ldflags "-s -w $ldflags" -o "$tmp/" "$@")
+  mv "$tmp" "$dest"
+  echo "tools: built $tool $version in $((SECONDS - start))s" >&2
+}
+
+build_kubernetes() {
+  local v major minor
+  v="$(kubernetes_version)"
+  major="${v#v}"; major="${major%%.*}"
+  minor="${v#v*.}"; minor="${minor%%.*}"
+  local pkg=k8s.io/component-base/version
+  build_into kubernetes "$v" \
+    "-X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" \
+    k8s.io/kubernetes/cmd/kube-apiserver \
+    k8s.io/kubernetes/cmd/kube-controller-manager \
+    k8s.io/kubernetes/cmd/kube-scheduler
+}
+
+build_etcd() {
+  local v
+  v="$(etcd_version)"
+  build_into etcd "$v" "" go.etcd.io/etcd/server/v3
+  # The server module's main package is named after the module directory.
+  local dest
+  dest="$(bin_dir etcd "$v")"
+  if [[ -f "$dest/v3" ]]; then mv "$dest/v3" "$dest/etcd"; fi
+  if [[ -f "$dest/server" ]]; then mv "$dest/server" "$dest/etcd"; fi
+}
+
+build_kwok() {
+  local v
+  v="$(kwok_version)"
+  build_into kwok "$v" "-X sigs.k8s.io/kwok/pkg/consts.Version=$v" sigs.k8s.io/kwok/cmd/kwok
+}
+
+build_helm() {
+  local v
+  v="$(helm_version)"
+  build_into helm "$v" "-X helm.sh/helm/v3/internal/version.version=$v" helm.sh/helm/v3/cmd/helm
+}
+
+tool_path() {
+  local parts=(
+    "$(bin_dir kubernetes "$(kubernetes_version)")"
+    "$(bin_dir etcd "$(etcd_version)")"
+    "$(bin_dir kwok "$(kwok_version)")"
+    "$(bin_dir helm "$(helm_version)")"
+  )
+  local IFS=:
+  echo "${parts[*]}"
+}
+
+case "${1:-build}" in
+  build)
+    build_etcd
+    build_kwok
+    build_kubernetes
+    build_helm
+    ;;
+  path) tool_path ;;
+  versions)
+    echo "kubernetes $(kubernetes_version)"
+    echo "etcd $(etcd_version)"
+    echo "kwok $(kwok_version)"
+    echo "helm $(helm_version)"
+    ;;
+  *)
+    echo "usage: $0 build|path|versions" >&2
+    exit 2
+    ;;
+esac
