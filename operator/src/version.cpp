@@ -1,0 +1,5 @@
+#include "version.h"
+
+namespace sreracha {
+const char* version() { return SRERACHA_VERSION; }
+}  // namespace sreracha

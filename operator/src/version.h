@@ -1,0 +1,6 @@
+// The operator's version, from CMake's project(VERSION).
+#pragma once
+
+namespace sreracha {
+const char* version();
+}
