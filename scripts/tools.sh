@@ -15,6 +15,10 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS="$ROOT/tests/cluster/tools"
 CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/sreracha"
+# scripts/setup.sh fetches Go into the cache only when the machine's is too old.
+for go_bin in "$CACHE"/go-*/go/bin; do
+  if [[ -x "$go_bin/go" ]]; then export PATH="$go_bin:$PATH"; fi
+done
 
 # version_of <tool-dir> <module>: the version go.mod pins for module.
 version_of() {

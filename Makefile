@@ -1,0 +1,50 @@
+# Thin wrapper: the real work is in scripts/ and CMake.
+#   make demo    the main job on the embedded local control plane
+#   make test    every test (unit, sanitizer unit, integration, e2e)
+SHELL := /bin/bash
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+JOBS ?= $(shell nproc)
+CTEST_ARGS ?=
+
+.PHONY: all setup build build-asan tools cluster-up cluster-down test test-unit test-asan demo format clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake -S . -B $(BUILD) -G Ninja >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+build-asan: setup
+	@cmake -S . -B $(ASAN_BUILD) -G Ninja -DSRERACHA_SANITIZE=ON -DSRERACHA_UNIT_ONLY=ON >/dev/null
+	@cmake --build $(ASAN_BUILD) -j $(JOBS)
+
+tools: setup
+	@scripts/tools.sh build
+
+cluster-up: tools
+	@scripts/local-cluster.sh up
+
+cluster-down:
+	@scripts/local-cluster.sh down
+
+test-unit: build
+	@cd $(BUILD) && ctest -L unit --output-on-failure $(CTEST_ARGS)
+
+test-asan: build-asan
+	@cd $(ASAN_BUILD) && ctest -L unit --output-on-failure $(CTEST_ARGS)
+
+test: build build-asan tools
+	@scripts/test.sh $(BUILD) $(ASAN_BUILD)
+
+demo: build tools
+	@scripts/demo.sh $(BUILD)
+
+format:
+	@git ls-files '*.cpp' '*.h' | xargs clang-format -i
+
+clean:
+	@rm -rf $(BUILD) $(ASAN_BUILD)

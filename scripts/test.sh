@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs every test: unit tests (normal and ASan+UBSan builds), then the
+# integration and e2e tests against the local control plane. Starts the
+# cluster if it is not running and stops it afterwards only if it started it.
+# SRERACHA_USE_EXISTING_CLUSTER=1 uses the cluster in KUBECONFIG instead.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${1:-build}"
+ASAN_BUILD="${2:-build-asan}"
+cd "$ROOT"
+
+status=0
+echo "== unit tests"
+(cd "$BUILD" && ctest -L unit --output-on-failure -j2) || status=1
+echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
+(cd "$ASAN_BUILD" && ctest -L unit --output-on-failure -j2) || status=1
+
+started=0
+if [[ "${SRERACHA_USE_EXISTING_CLUSTER:-}" == 1 ]]; then
+  kubectl get --raw /readyz >/dev/null || { echo "no reachable cluster in KUBECONFIG" >&2; exit 1; }
+  export PATH="$("$ROOT/scripts/tools.sh" path):$PATH"
+  echo "== using the existing cluster in KUBECONFIG"
+else
+  if ! scripts/local-cluster.sh status >/dev/null; then
+    scripts/local-cluster.sh up
+    started=1
+  fi
+  eval "$(scripts/local-cluster.sh env)"
+fi
+cleanup() { if ((started)); then scripts/local-cluster.sh down; fi; }
+trap cleanup EXIT
+
+echo "== integration and e2e tests"
+(cd "$BUILD" && ctest -L 'integration|e2e' --output-on-failure -j2 ${CTEST_ARGS:-}) || status=1
+exit $status

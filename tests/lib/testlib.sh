@@ -1,0 +1,34 @@
+# Helpers for shell tests that run against the cluster in KUBECONFIG.
+# Source it; every test gets its own namespace, deleted on exit.
+set -euo pipefail
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+pass() { echo "PASS: $*"; }
+
+# A fresh namespace for this test, removed when the script exits.
+test_namespace() {
+  local base="$1"
+  NS="$base-$(date +%s)-$RANDOM"
+  kubectl create namespace "$NS" >/dev/null
+  # The namespace's default ServiceAccount must exist before pods can be made.
+  for _ in $(seq 100); do
+    kubectl get serviceaccount default -n "$NS" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  trap 'kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  export NS
+}
+
+# wait_until <seconds> <description> <command...>
+wait_until() {
+  local deadline=$((SECONDS + $1)) what="$2"
+  shift 2
+  until "$@"; do
+    ((SECONDS < deadline)) || fail "timed out after ${1:-?}s waiting for $what"
+    sleep 0.25
+  done
+}
