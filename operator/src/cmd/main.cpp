@@ -1,10 +1,154 @@
 // sreracha-operator: keeps Sreracha instances available on Kubernetes.
+//
+//   sreracha-operator [flags]            run the controller
+//   sreracha-operator render -f CR.yaml  print the children it would apply
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <memory>
+#include <sstream>
+
+#include <spdlog/spdlog.h>
+
+#include "kube/client.h"
+#include "runtime/builder.h"
+#include "runtime/logging.h"
+#include "runtime/manager.h"
+#include "runtime/metrics.h"
+#include "sreracha/reconciler.h"
+#include "sreracha/render.h"
+#include "sreracha/spec.h"
+#include "sreracha/yaml.h"
+#include "version.h"
+
+namespace {
+
+// The label every child carries; owned kinds are watched only where it is
+// set, so the caches grow with what the operator owns, not with the cluster.
+constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=sreracha-operator";
+
+int render_command(const std::string& file) {
+  std::ifstream in(file);
+  if (!in) {
+    std::cerr << "render: cannot read " << file << "\n";
+    return 1;
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  int status = 0;
+  std::vector<nlohmann::json> out;
+  for (const auto& document : sreracha::load_yaml_documents(text.str())) {
+    if (document.value("kind", "") != "Sreracha") continue;  // e.g. a Secret shipped alongside
+    try {
+      auto children = sreracha::render(sreracha::parse_instance(document));
+      out.insert(out.end(), children.begin(), children.end());
+    } catch (const sreracha::SpecError& e) {
+      std::cerr << "render: " << file << ": " << e.what() << "\n";
+      status = 1;
+    }
+  }
+  std::cout << sreracha::to_yaml(out);
+  return status;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"sreracha-operator: keeps sreracha instances available on Kubernetes"};
-  app.set_version_flag("--version", std::string("sreracha-operator ") + SRERACHA_VERSION);
+  app.set_version_flag("--version", std::string("sreracha-operator ") + sreracha::version());
+
+  kube::LoadOptions load;
+  kube::ClientOptions client_options;
+  runtime::ManagerOptions manager_options;
+  std::string log_format = "text";
+  std::string log_level = "info";
+  app.add_option("--kubeconfig", load.kubeconfig,
+                 "Path to a kubeconfig; default $KUBECONFIG, in-cluster config, ~/.kube/config");
+  app.add_option("--context", load.context, "The kubeconfig context to use")->capture_default_str();
+  app.add_option("--namespace", manager_options.namespace_,
+                 "Namespace to watch; empty watches all namespaces")
+      ->capture_default_str();
+  app.add_flag("--leader-elect", manager_options.leader_elect,
+               "Elect a leader with a Lease so only one replica reconciles")
+      ->capture_default_str();
+  app.add_option("--leader-election-id", manager_options.leader_election_id,
+                 "Name of the leader election Lease")
+      ->capture_default_str();
+  app.add_option("--leader-election-namespace", manager_options.leader_election_namespace,
+                 "Namespace of the Lease; default the operator's own namespace")
+      ->capture_default_str();
+  app.add_option("--metrics-bind-address", manager_options.metrics_bind_address,
+                 "Address of the Prometheus /metrics endpoint (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--health-probe-bind-address", manager_options.health_probe_bind_address,
+                 "Address of /healthz and /readyz (port 0: any free port)")
+      ->capture_default_str();
+  app.add_option("--max-concurrent-reconciles", manager_options.max_concurrent_reconciles,
+                 "Reconciles run at once (worker threads)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  app.add_option("--kube-api-qps", client_options.qps, "Requests per second to the API server")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--kube-api-burst", client_options.burst, "Burst of requests above the QPS")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--log-format", log_format, "Log format")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"text", "json"}));
+  app.add_option("--log-level", log_level, "Log level")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
+
+  std::string render_file;
+  auto* render = app.add_subcommand(
+      "render", "Print, without a cluster, every child object the operator would apply");
+  render->add_option("-f,--filename", render_file, "A YAML file with Sreracha objects")
+      ->required()
+      ->check(CLI::ExistingFile);
+
   CLI11_PARSE(app, argc, argv);
-  return 0;
+  if (render->parsed()) return render_command(render_file);
+
+  runtime::configure_logging(log_format, log_level);
+  try {
+    auto metrics = std::make_shared<runtime::MetricsRegistry>();
+    runtime::register_process_metrics(*metrics);
+    client_options.on_request = runtime::request_metrics_hook(*metrics);
+    kube::Client client(kube::load_config(load), client_options);
+    spdlog::info("sreracha-operator {} connecting to {}", sreracha::version(),
+                 client.config().server);
+
+    manager_options.metrics_registry = metrics;
+    runtime::Manager manager(client, manager_options);
+    sreracha::Caches caches;
+    caches.srerachas = &manager.informer(sreracha::kSrerachas);
+    caches.deployments = &manager.informer(kube::resources::deployments, kManagedBySelector);
+    caches.services = &manager.informer(kube::resources::services, kManagedBySelector);
+    caches.endpointslices = &manager.informer(kube::resources::endpointslices, kManagedBySelector);
+    caches.networkpolicies =
+        &manager.informer(kube::resources::networkpolicies, kManagedBySelector);
+    caches.poddisruptionbudgets =
+        &manager.informer(kube::resources::poddisruptionbudgets, kManagedBySelector);
+    caches.ingresses = &manager.informer(kube::resources::ingresses, kManagedBySelector);
+    caches.pods = &manager.informer(kube::resources::pods, kManagedBySelector);
+
+    auto reconciler =
+        std::make_shared<sreracha::Reconciler>(client, caches, manager.events(), *metrics);
+    runtime::ControllerBuilder(manager, "sreracha")
+        .for_kind(sreracha::kSrerachas)
+        .owns(kube::resources::deployments, kManagedBySelector)
+        .owns(kube::resources::services, kManagedBySelector)
+        .owns(kube::resources::endpointslices, kManagedBySelector)
+        .owns(kube::resources::networkpolicies, kManagedBySelector)
+        .owns(kube::resources::poddisruptionbudgets, kManagedBySelector)
+        .owns(kube::resources::ingresses, kManagedBySelector)
+        .watches(kube::resources::pods, kManagedBySelector, sreracha::pod_owner_requests)
+        .with_reconciler(reconciler);
+    return manager.run();
+  } catch (const kube::Error& e) {
+    spdlog::critical("{}", e.what());
+    return 1;
+  }
 }

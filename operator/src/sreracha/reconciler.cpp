@@ -1,0 +1,556 @@
+#include "sreracha/reconciler.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <optional>
+#include <set>
+#include <stdexcept>
+
+#include <spdlog/spdlog.h>
+
+#include "sreracha/stagger.h"
+
+namespace sreracha {
+
+using nlohmann::json;
+
+const kube::Resource kSrerachas{"sreracha.io", "v1alpha1", "srerachas"};
+const kube::Resource kIngressClasses{"networking.k8s.io", "v1", "ingressclasses", false};
+
+namespace {
+
+// The hash of what we last applied, kept on each child. contains() alone
+// cannot see a field we stopped setting (an annotation removed from the
+// spec); a changed hash makes us apply, and server-side apply then removes
+// the fields we no longer own.
+constexpr const char* kAppliedHash = "sreracha.io/applied-hash";
+
+// Thrown after status and an event have said what is wrong, so the work queue
+// retries with back-off (a missing Secret may be created later).
+class DependencyError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+std::string fnv1a_hex(const std::string& text) {
+  std::uint64_t hash = 1469598103934665603ULL;
+  for (unsigned char c : text) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
+  return out;
+}
+
+kube::Resource resource_of(const ChildRef& ref) {
+  auto slash = ref.api_version.find('/');
+  if (slash == std::string::npos) return {"", ref.api_version, ref.resource, true};
+  return {ref.api_version.substr(0, slash), ref.api_version.substr(slash + 1), ref.resource, true};
+}
+
+std::string rfc3339(std::chrono::system_clock::time_point t) {
+  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char out[32];
+  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
+  return out;
+}
+
+bool controlled_by(const json& object, const std::string& uid) {
+  const json* refs = object.contains("metadata") ? &object["metadata"] : nullptr;
+  if (!refs || !refs->contains("ownerReferences")) return false;
+  for (const auto& ref : (*refs)["ownerReferences"]) {
+    if (ref.value("controller", false) && ref.value("uid", "") == uid) return true;
+  }
+  return false;
+}
+
+struct Condition {
+  std::string type;
+  std::string status;  // "True", "False", "Unknown"
+  std::string reason;
+  std::string message;
+};
+
+// Sets one metav1.Condition in `conditions`, keeping lastTransitionTime when
+// the status did not change (as meta.SetStatusCondition does).
+void set_condition(json& conditions, const Condition& c, std::int64_t generation,
+                   const std::string& now) {
+  json next = {{"type", c.type},
+               {"status", c.status},
+               {"reason", c.reason},
+               {"message", c.message},
+               {"observedGeneration", generation},
+               {"lastTransitionTime", now}};
+  for (auto& existing : conditions) {
+    if (existing.value("type", "") != c.type) continue;
+    if (existing.value("status", "") == c.status && existing.contains("lastTransitionTime")) {
+      next["lastTransitionTime"] = existing["lastTransitionTime"];
+    }
+    existing = next;
+    return;
+  }
+  conditions.push_back(next);
+}
+
+int int_at(const json& object, const json::json_pointer& path) {
+  if (!object.contains(path)) return 0;
+  const json& v = object.at(path);
+  return v.is_number_integer() ? v.get<int>() : 0;
+}
+
+// Parses an RFC 3339 timestamp as the API server writes them
+// ("2026-11-27T03:00:34Z", optionally with fractional seconds).
+std::optional<std::chrono::system_clock::time_point> parse_time(const json& value) {
+  if (!value.is_string()) return std::nullopt;
+  std::tm utc{};
+  const std::string text = value.get<std::string>();
+  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &utc);
+  if (!rest) return std::nullopt;
+  return std::chrono::system_clock::from_time_t(timegm(&utc));
+}
+
+const json* app_container_status(const json& pod) {
+  if (!pod.contains("status") || !pod["status"].contains("containerStatuses")) return nullptr;
+  const json& statuses = pod["status"]["containerStatuses"];
+  for (const auto& s : statuses) {
+    if (s.value("name", "") == "sreracha") return &s;
+  }
+  return statuses.empty() ? nullptr : &statuses[0];
+}
+
+stagger::PodView pod_view(const json& pod) {
+  stagger::PodView view;
+  const json& meta = pod["metadata"];
+  view.name = meta.value("name", "");
+  view.terminating = meta.contains("deletionTimestamp");
+  view.created = parse_time(meta.value("creationTimestamp", json()));
+  if (meta.contains("annotations")) {
+    const json& annotations = meta["annotations"];
+    auto cost = annotations.find(std::string(stagger::kDeletionCostAnnotation));
+    if (cost != annotations.end() && cost->is_string()) {
+      try {
+        view.deletion_cost = std::stoi(cost->get<std::string>());
+      } catch (const std::exception&) {
+        // Not a number: the ReplicaSet controller ignores it too.
+      }
+    }
+  }
+  view.scheduled = pod.contains("spec") && pod["spec"].contains("nodeName");
+  if (pod.contains("status")) {
+    for (const auto& c : pod["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == "Ready") view.ready = c.value("status", "") == "True";
+    }
+  }
+  if (const json* cs = app_container_status(pod)) {
+    view.restart_count = cs->value("restartCount", 0);
+    if (cs->contains("state") && (*cs)["state"].contains("running")) {
+      view.container_running = true;
+      view.container_started = parse_time((*cs)["state"]["running"].value("startedAt", json()));
+    }
+    if (cs->contains("lastState") && (*cs)["lastState"].contains("terminated")) {
+      const json& t = (*cs)["lastState"]["terminated"];
+      auto started = parse_time(t.value("startedAt", json()));
+      auto finished = parse_time(t.value("finishedAt", json()));
+      if (t.value("exitCode", 0) != 0 && started && finished && *finished >= *started) {
+        view.last_crash_runtime =
+            std::chrono::duration_cast<stagger::Seconds>(*finished - *started);
+      }
+    }
+  }
+  return view;
+}
+
+// The smallest gap between consecutive container starts of running pods.
+std::optional<double> min_start_gap_seconds(const std::vector<stagger::PodView>& pods) {
+  std::vector<stagger::TimePoint> starts;
+  for (const auto& p : pods) {
+    if (!p.terminating && p.container_running && p.container_started) {
+      starts.push_back(*p.container_started);
+    }
+  }
+  if (starts.size() < 2) return std::nullopt;
+  std::sort(starts.begin(), starts.end());
+  double smallest = std::chrono::duration<double>(starts[1] - starts[0]).count();
+  for (std::size_t i = 2; i < starts.size(); ++i) {
+    smallest = std::min(smallest, std::chrono::duration<double>(starts[i] - starts[i - 1]).count());
+  }
+  return smallest;
+}
+
+}  // namespace
+
+std::vector<runtime::Request> pod_owner_requests(const json& pod) {
+  const json& meta = pod.at("metadata");
+  if (!meta.contains("labels")) return {};
+  const json& labels = meta["labels"];
+  if (labels.value("app.kubernetes.io/component", "") != "app") return {};
+  std::string instance = labels.value("app.kubernetes.io/instance", "");
+  if (instance.empty()) return {};
+  return {runtime::Request{meta.value("namespace", ""), instance}};
+}
+
+bool contains(const json& observed, const json& desired) {
+  if (desired.is_object()) {
+    if (!observed.is_object()) return false;
+    for (auto it = desired.begin(); it != desired.end(); ++it) {
+      auto found = observed.find(it.key());
+      if (found == observed.end()) {
+        // An empty map or list we set may be omitted by the server.
+        if ((it->is_object() || it->is_array()) && it->empty()) continue;
+        return false;
+      }
+      if (!contains(*found, *it)) return false;
+    }
+    return true;
+  }
+  if (desired.is_array()) {
+    if (!observed.is_array() || observed.size() != desired.size()) return false;
+    for (std::size_t i = 0; i < desired.size(); ++i) {
+      if (!contains(observed[i], desired[i])) return false;
+    }
+    return true;
+  }
+  if (desired.is_number() && observed.is_number()) {
+    return desired.get<double>() == observed.get<double>();
+  }
+  return observed == desired;
+}
+
+Reconciler::Reconciler(kube::Client& client, Caches caches, runtime::EventRecorder& events,
+                       runtime::MetricsRegistry& metrics, std::function<Clock::time_point()> now)
+    : client_(client), caches_(caches), events_(events), metrics_(metrics), now_(std::move(now)) {}
+
+// One reconcile of one Sreracha.
+struct Reconciler::Pass {
+  Reconciler& r;
+  const json& cr;
+  Instance inst;
+  json conditions = json::array();
+
+  const runtime::Store* store_for(const std::string& kind) const {
+    if (kind == "Deployment") return r.caches_.deployments;
+    if (kind == "Service") return r.caches_.services;
+    if (kind == "EndpointSlice") return r.caches_.endpointslices;
+    if (kind == "NetworkPolicy") return r.caches_.networkpolicies;
+    if (kind == "PodDisruptionBudget") return r.caches_.poddisruptionbudgets;
+    if (kind == "Ingress") return r.caches_.ingresses;
+    throw std::logic_error("no cache for kind " + kind);
+  }
+
+  std::shared_ptr<const json> observed(const ChildRef& ref) const {
+    return store_for(ref.kind)->get(inst.ns, ref.name);
+  }
+
+  void event(const std::string& type, const std::string& reason, const std::string& message) {
+    r.events_.event(cr, type, reason, message);
+  }
+
+  // The Secret and IngressClass the spec names must exist; returns what is
+  // missing, or nothing.
+  std::optional<std::pair<std::string, std::string>> missing_dependency() {
+    const auto& spec = inst.spec;
+    if (spec.redis.auth_secret_ref) {
+      const auto& ref = *spec.redis.auth_secret_ref;
+      try {
+        json secret = r.client_.get(kube::resources::secrets, inst.ns, ref.name);
+        if (!secret.contains("data") || !secret["data"].contains(ref.key)) {
+          return std::pair{"SecretKeyMissing", "Secret " + inst.ns + "/" + ref.name +
+                                                   " has no key \"" + ref.key +
+                                                   "\" (spec.redis.authSecretRef.key)"};
+        }
+      } catch (const kube::ApiError& e) {
+        if (!e.is_not_found()) throw;
+        return std::pair{"SecretMissing", "Secret " + inst.ns + "/" + ref.name +
+                                              " not found (spec.redis.authSecretRef.name)"};
+      }
+    }
+    if (spec.ingress.enabled && !spec.ingress.class_name.empty()) {
+      try {
+        r.client_.get(kIngressClasses, "", spec.ingress.class_name);
+      } catch (const kube::ApiError& e) {
+        if (!e.is_not_found()) throw;
+        return std::pair{"IngressClassMissing", "IngressClass " + spec.ingress.class_name +
+                                                    " not found (spec.ingress.className)"};
+      }
+    }
+    return std::nullopt;
+  }
+
+  // Applies every desired child that differs from the cache; deletes owned
+  // children the spec no longer asks for.
+  void sync_children(std::vector<json> desired) {
+    std::set<ChildRef> wanted;
+    for (auto& object : desired) {
+      object["metadata"]["annotations"][kAppliedHash] = fnv1a_hex(object.dump());
+      ChildRef ref = ref_of(object);
+      wanted.insert(ref);
+      auto current = observed(ref);
+      if (current && contains(*current, object)) continue;
+      r.client_.apply(resource_of(ref), inst.ns, ref.name, object);
+      if (current) {
+        event("Normal", "Updated", ref.kind + " " + ref.name + " updated to the spec");
+      } else {
+        event("Normal", "Created", ref.kind + " " + ref.name + " created");
+      }
+    }
+    for (const auto& ref : all_possible_children(inst)) {
+      if (wanted.count(ref)) continue;
+      auto current = observed(ref);
+      if (!current || !controlled_by(*current, inst.uid)) continue;
+      kube::DeleteOptions options;
+      options.precondition_uid = current->at("metadata").value("uid", "");
+      r.client_.remove(resource_of(ref), inst.ns, ref.name, options);
+      event("Normal", "Deleted", ref.kind + " " + ref.name + " deleted (no longer in the spec)");
+    }
+  }
+
+  // What staggering decided for the app Deployment this pass.
+  struct StaggerOutcome {
+    int replicas = 0;
+    int surge = 0;
+    std::optional<std::chrono::milliseconds> requeue_after;
+    std::optional<stagger::Seconds> learned_lifetime;
+    std::optional<stagger::Seconds> effective_lifetime;
+    int recycled = 0;
+    std::vector<stagger::PodView> pods;
+  };
+
+  // Plans staggered lifetimes from the cached pods and runs the pod actions;
+  // replica changes are returned for the Deployment apply that follows.
+  StaggerOutcome stagger_step(const json& previous_status) {
+    StaggerOutcome out;
+    for (const auto& pod : r.caches_.pods->list_by_label("app.kubernetes.io/instance", inst.name)) {
+      const json& meta = (*pod)["metadata"];
+      if (meta.value("namespace", "") != inst.ns) continue;
+      if (meta.contains("labels") &&
+          meta["labels"].value("app.kubernetes.io/component", "") == "app") {
+        out.pods.push_back(pod_view(*pod));
+      }
+    }
+    auto app = observed({"apps/v1", "Deployment", "deployments", inst.name});
+    stagger::Observed observed_state;
+    observed_state.pods = out.pods;
+    if (app) {
+      const json& meta = (*app)["metadata"];
+      observed_state.deployment_replicas = int_at(*app, "/spec/replicas"_json_pointer);
+      if (meta.contains("annotations")) {
+        try {
+          observed_state.surge =
+              std::stoi(meta["annotations"].value(std::string(stagger::kSurgeAnnotation), "0"));
+        } catch (const std::exception&) {
+          observed_state.surge = 0;
+        }
+      }
+      const int spec_replicas = observed_state.deployment_replicas;
+      observed_state.rollout_in_progress =
+          int_at(*app, "/status/updatedReplicas"_json_pointer) < spec_replicas ||
+          int_at(*app, "/status/observedGeneration"_json_pointer) < meta.value("generation", 0);
+    }
+
+    stagger::Params params;
+    params.desired_replicas = inst.spec.replicas;
+    params.margin = stagger::Seconds(inst.spec.stagger.recycle_margin_seconds);
+    params.start_interval = stagger::Seconds(inst.spec.stagger.start_interval_seconds);
+    out.learned_lifetime = stagger::learn_lifetime(out.pods);
+    if (!out.learned_lifetime &&
+        previous_status.contains("/stagger/observedLifetimeSeconds"_json_pointer)) {
+      const json& kept = previous_status.at("/stagger/observedLifetimeSeconds"_json_pointer);
+      if (kept.is_number_integer()) out.learned_lifetime = stagger::Seconds(kept.get<int>());
+    }
+    if (inst.spec.stagger.app_lifetime_seconds) {
+      out.effective_lifetime = stagger::Seconds(*inst.spec.stagger.app_lifetime_seconds);
+    } else {
+      out.effective_lifetime = out.learned_lifetime;
+    }
+    params.lifetime = out.effective_lifetime;
+
+    stagger::Plan plan = stagger::plan(observed_state, r.now_(), params);
+    out.replicas = app ? observed_state.deployment_replicas : 0;
+    out.surge = observed_state.surge;
+    out.requeue_after = plan.requeue_after;
+    for (const auto& action : plan.actions) {
+      switch (action.kind) {
+        case stagger::Action::Kind::SetReplicas:
+          out.replicas = action.replicas;
+          out.surge = action.surge;
+          break;
+        case stagger::Action::Kind::MarkForDeletion: {
+          json patch;
+          patch["metadata"]["annotations"][std::string(stagger::kDeletionCostAnnotation)] =
+              std::to_string(stagger::kRetireDeletionCost);
+          r.client_.merge_patch(kube::resources::pods, inst.ns, action.pod, patch);
+        }
+          recycled(action);
+          ++out.recycled;
+          break;
+        case stagger::Action::Kind::DeletePod:
+          try {
+            r.client_.remove(kube::resources::pods, inst.ns, action.pod);
+          } catch (const kube::ApiError& e) {
+            if (!e.is_not_found()) throw;
+          }
+          recycled(action);
+          ++out.recycled;
+          break;
+      }
+    }
+    return out;
+  }
+
+  void recycled(const stagger::Action& action) {
+    if (action.reason == stagger::Reason::ScaleDown) return;
+    const std::string reason(stagger::to_string(action.reason));
+    r.metrics_
+        .counter("sreracha_pod_recycles_total",
+                 "Pods the operator replaced, by reason (lifetime, crashed, respread).", {"reason"})
+        .labels({reason})
+        .inc();
+    event("Normal", "PodRecycled", "pod " + action.pod + " replaced (" + reason + ")");
+  }
+
+  // Writes status only when it differs from what the object carries.
+  void write_status(json status) {
+    json current = cr.value("status", json::object());
+    if (current == status) return;
+    r.client_.merge_patch(kSrerachas, inst.ns, inst.name, json{{"status", status}}, "status");
+  }
+};
+
+runtime::Result Reconciler::reconcile(const runtime::Request& request) {
+  auto cr = caches_.srerachas->get(request.ns, request.name);
+  if (!cr) return {};  // deleted: the garbage collector removes the children
+  if (cr->at("metadata").contains("deletionTimestamp")) return {};
+
+  Pass pass{
+      *this,
+      *cr,
+      {},
+      cr->contains("status") ? cr->at("status").value("conditions", json::array()) : json::array()};
+  const std::string now = rfc3339(now_());
+  const std::int64_t generation = cr->at("metadata").value("generation", std::int64_t{0});
+  json status = cr->value("status", json::object());
+  status["observedGeneration"] = generation;
+
+  try {
+    pass.inst = parse_instance(*cr);
+  } catch (const SpecError& e) {
+    std::string message = e.what();
+    set_condition(pass.conditions, {"Degraded", "True", "InvalidSpec", message}, generation, now);
+    set_condition(pass.conditions, {"Ready", "False", "InvalidSpec", message}, generation, now);
+    status["conditions"] = pass.conditions;
+    pass.write_status(status);
+    pass.event("Warning", "InvalidSpec", message);
+    return {};  // the next spec change triggers the next reconcile
+  }
+  const Instance& inst = pass.inst;
+  status["selector"] = app_selector_string(inst);
+  status["redisURL"] = redis_url_for_status(inst);
+
+  if (auto missing = pass.missing_dependency()) {
+    set_condition(pass.conditions, {"Degraded", "True", missing->first, missing->second},
+                  generation, now);
+    status["conditions"] = pass.conditions;
+    pass.write_status(status);
+    pass.event("Warning", missing->first, missing->second);
+    throw DependencyError(missing->second);
+  }
+
+  // Staggering decides the app Deployment's replicas; the apply below carries
+  // them together with the surge annotation, in one write.
+  auto staggered = pass.stagger_step(status);
+  RenderOptions options;
+  options.deployment_replicas = staggered.replicas;
+  auto children = render(inst, options);
+  for (auto& object : children) {
+    if (object.value("kind", "") == "Deployment" &&
+        object["metadata"].value("name", "") == inst.name) {
+      object["metadata"]["annotations"][std::string(stagger::kSurgeAnnotation)] =
+          std::to_string(staggered.surge);
+    }
+  }
+  pass.sync_children(std::move(children));
+
+  // Status from the children as cached.
+  auto app = caches_.deployments->get(inst.ns, inst.name);
+  int replicas = app ? int_at(*app, "/status/replicas"_json_pointer) : 0;
+  int ready = app ? int_at(*app, "/status/readyReplicas"_json_pointer) : 0;
+  status["replicas"] = replicas;
+  status["readyReplicas"] = ready;
+
+  Condition redis{"RedisReady", "True", "", ""};
+  switch (inst.spec.redis.mode) {
+    case RedisMode::Local: {
+      auto local = caches_.deployments->get(inst.ns, redis_name(inst));
+      bool up = local && int_at(*local, "/status/readyReplicas"_json_pointer) >= 1;
+      redis = {"RedisReady", up ? "True" : "False", up ? "LocalRedisReady" : "LocalRedisNotReady",
+               up ? "the local Redis pod is ready" : "waiting for the local Redis pod"};
+      break;
+    }
+    case RedisMode::External:
+      redis.reason = "ExternalName";
+      redis.message = "Redis at " + inst.spec.redis.host + " (not probed by the operator)";
+      break;
+    case RedisMode::Endpoints:
+      redis.reason = "Endpoints";
+      redis.message = std::to_string(inst.spec.redis.addresses.size()) + " Redis address(es)";
+      break;
+  }
+  set_condition(pass.conditions, redis, generation, now);
+
+  const int desired = inst.spec.replicas;
+  const bool all_ready = ready >= desired && redis.status == "True";
+  const std::string counts =
+      std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
+  set_condition(
+      pass.conditions,
+      {"Ready", all_ready ? "True" : "False", all_ready ? "Available" : "NotReady",
+       all_ready ? counts : counts + (redis.status == "True" ? "" : "; " + redis.message)},
+      generation, now);
+  const bool progressing = replicas != desired || ready < desired;
+  set_condition(
+      pass.conditions,
+      {"Progressing", progressing ? "True" : "False", progressing ? "Scaling" : "Stable", counts},
+      generation, now);
+  set_condition(pass.conditions, {"Degraded", "False", "AsExpected", "no problems"}, generation,
+                now);
+  json stagger_status = status.value("stagger", json::object());
+  if (staggered.effective_lifetime) {
+    stagger_status["effectiveLifetimeSeconds"] = staggered.effective_lifetime->count();
+  } else {
+    stagger_status.erase("effectiveLifetimeSeconds");
+  }
+  if (staggered.learned_lifetime) {
+    stagger_status["observedLifetimeSeconds"] = staggered.learned_lifetime->count();
+  }
+  if (staggered.recycled > 0) {
+    stagger_status["recycles"] = stagger_status.value("recycles", 0) + staggered.recycled;
+    stagger_status["lastRecycleTime"] = now;
+  }
+  status["stagger"] = stagger_status;
+
+  const std::vector<std::string> instance_labels = {inst.ns, inst.name};
+  metrics_
+      .gauge("sreracha_ready_replicas", "Ready replicas of the app Deployment.",
+             {"namespace", "name"})
+      .labels(instance_labels)
+      .set(ready);
+  if (auto gap = min_start_gap_seconds(staggered.pods)) {
+    metrics_
+        .gauge("sreracha_min_start_gap_seconds",
+               "Smallest gap between the container starts of running app pods.",
+               {"namespace", "name"})
+        .labels(instance_labels)
+        .set(*gap);
+  }
+
+  status["conditions"] = pass.conditions;
+  pass.write_status(status);
+  return {staggered.requeue_after};
+}
+
+}  // namespace sreracha

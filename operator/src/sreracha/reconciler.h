@@ -1,0 +1,73 @@
+// reconciler: the glue between the caches, render(), stagger planning and the
+// API server. One entry point, reconcile(request), level-based and
+// idempotent: it reads the cached state of one Sreracha and its children,
+// applies only what differs, and writes status only when it changed. A
+// reconcile that finds nothing to change sends no write request.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/client.h"
+#include "runtime/events.h"
+#include "runtime/metrics.h"
+#include "runtime/reconciler.h"
+#include "runtime/store.h"
+#include "sreracha/render.h"
+#include "sreracha/spec.h"
+
+namespace sreracha {
+
+// The REST resource of the custom resource.
+extern const kube::Resource kSrerachas;
+// The IngressClass resource (checked before an Ingress is applied).
+extern const kube::Resource kIngressClasses;
+
+// The informer caches the reconciler reads. Children are cached only where
+// they carry app.kubernetes.io/managed-by=sreracha-operator.
+struct Caches {
+  const runtime::Store* srerachas = nullptr;
+  const runtime::Store* deployments = nullptr;
+  const runtime::Store* services = nullptr;
+  const runtime::Store* endpointslices = nullptr;
+  const runtime::Store* networkpolicies = nullptr;
+  const runtime::Store* poddisruptionbudgets = nullptr;
+  const runtime::Store* ingresses = nullptr;
+  const runtime::Store* pods = nullptr;
+};
+
+class Reconciler : public runtime::Reconciler {
+ public:
+  using Clock = std::chrono::system_clock;
+
+  Reconciler(kube::Client& client, Caches caches, runtime::EventRecorder& events,
+             runtime::MetricsRegistry& metrics,
+             std::function<Clock::time_point()> now = Clock::now);
+
+  runtime::Result reconcile(const runtime::Request& request) override;
+
+ private:
+  struct Pass;  // the state of one reconcile
+
+  kube::Client& client_;
+  Caches caches_;
+  runtime::EventRecorder& events_;
+  runtime::MetricsRegistry& metrics_;
+  std::function<Clock::time_point()> now_;
+};
+
+// Maps an app pod to its Sreracha (by the app.kubernetes.io/instance label the
+// pod template carries); pods of other components map to nothing.
+std::vector<runtime::Request> pod_owner_requests(const nlohmann::json& pod);
+
+// True when every field `desired` sets has the same value in `observed`
+// (fields the server adds, like defaults and status, are ignored). Exposed
+// for unit tests.
+bool contains(const nlohmann::json& observed, const nlohmann::json& desired);
+
+}  // namespace sreracha

@@ -1,0 +1,40 @@
+# The API server itself refuses bad Sreracha objects, with the CRD's messages.
+source "$(dirname "$0")/../lib/testlib.sh"
+source "$(dirname "$0")/../lib/operator.sh"
+test_namespace crd-validation
+install_crd
+
+# refused <expected message fragment> <spec as YAML flow mapping>
+refused() {
+  local want="$1" spec="$2" out
+  if out="$(kubectl apply --dry-run=server -n "$NS" -f - 2>&1 <<YAML
+apiVersion: sreracha.io/v1alpha1
+kind: Sreracha
+metadata: {name: bad}
+spec: $spec
+YAML
+)"; then
+    fail "accepted: spec: $spec"
+  fi
+  [[ "$out" == *"$want"* ]] || fail "refused without '$want': $out"
+  pass "refused ($want)"
+}
+
+refused "spec.probe.path must contain the query parameter q=" '{image: app, probe: {path: /healthz}}'
+refused "spec.replicas: Invalid value: -1" '{image: app, replicas: -1}'
+refused "spec.redis.host is required when spec.redis.mode is External" '{image: app, redis: {mode: External}}'
+refused "spec.redis.addresses must list at least one IP" '{image: app, redis: {mode: Endpoints}}'
+refused 'spec.image: Required value' '{replicas: 1}'
+refused "needs spec.ingress.alb.certificateArn or spec.ingress.tlsSecretName" \
+  '{image: app, ingress: {enabled: true, className: alb, host: app.example.com}}'
+
+# And a good one passes, with the defaults filled in by the server.
+out="$(kubectl apply --dry-run=server -n "$NS" -o jsonpath='{.spec.replicas} {.spec.probe.path} {.spec.redis.mode}' -f - <<'YAML'
+apiVersion: sreracha.io/v1alpha1
+kind: Sreracha
+metadata: {name: good}
+spec: {image: app}
+YAML
+)"
+[[ "$out" == "2 /?q=healthz Local" ]] || fail "defaults not applied: $out"
+pass "a minimal object is accepted with defaults: $out"
