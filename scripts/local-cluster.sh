@@ -272,7 +272,8 @@ up() {
 down() {
   local name pid
   # Reverse start order, so nothing logs errors about a vanished dependency.
-  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  # The operator `make demo` leaves running goes first.
+  for name in operator kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     if running "$name"; then
       pid="$(cat "$DIR/$name.pid")"
       kill "$pid" 2>/dev/null || true
