@@ -1,0 +1,375 @@
+// The stagger planner on hand-made pod sets. Unless a test says otherwise:
+// L = 30 s, m = 5 s, start-up allowance (lead) 5 s, so a pod's replacement is
+// due 20 s after its container started and the gap is 20 s / N.
+#include "sreracha/stagger.h"
+
+#include <ostream>
+
+#include <gtest/gtest.h>
+
+namespace sreracha::stagger {
+
+// Readable failures: gtest prints Actions with this.
+void PrintTo(const Action& a, std::ostream* os) {
+  static constexpr const char* kKinds[] = {"SetReplicas", "MarkForDeletion", "DeletePod"};
+  *os << kKinds[static_cast<int>(a.kind)] << "(" << to_string(a.reason);
+  if (a.kind == Action::Kind::SetReplicas) {
+    *os << ", replicas=" << a.replicas << ", surge=" << a.surge;
+  } else {
+    *os << ", " << a.pod;
+  }
+  *os << ")";
+}
+
+namespace {
+
+using namespace std::chrono_literals;
+using std::chrono::milliseconds;
+
+const TimePoint kNow = TimePoint{} + 1'700'000'000s;
+
+// A pod whose container started `age` ago and is Ready.
+PodView serving(const std::string& name, Seconds age) {
+  PodView pod;
+  pod.name = name;
+  pod.scheduled = true;
+  pod.ready = true;
+  pod.container_running = true;
+  pod.container_started = kNow - age;
+  pod.created = kNow - age - 2s;
+  return pod;
+}
+
+// A pod created `age` ago, scheduled, its container not started yet.
+PodView starting(const std::string& name, Seconds age) {
+  PodView pod;
+  pod.name = name;
+  pod.scheduled = true;
+  pod.created = kNow - age;
+  return pod;
+}
+
+// A pod whose container crashed after running `runtime`, now in back-off.
+PodView crashed(const std::string& name, Seconds runtime) {
+  PodView pod;
+  pod.name = name;
+  pod.scheduled = true;
+  pod.restart_count = 1;
+  pod.last_crash_runtime = runtime;
+  pod.created = kNow - runtime - 10s;
+  return pod;
+}
+
+Params params(int replicas, std::optional<Seconds> lifetime = 30s) {
+  Params p;
+  p.desired_replicas = replicas;
+  p.lifetime = lifetime;
+  return p;
+}
+
+Observed observed(std::vector<PodView> pods, int replicas, int surge = 0) {
+  Observed o;
+  o.pods = std::move(pods);
+  o.deployment_replicas = replicas;
+  o.surge = surge;
+  return o;
+}
+
+Action set_replicas(int replicas, int surge, Reason reason) {
+  return {Action::Kind::SetReplicas, reason, replicas, surge, {}};
+}
+Action mark(const std::string& pod, Reason reason) {
+  return {Action::Kind::MarkForDeletion, reason, 0, 0, pod};
+}
+Action remove(const std::string& pod, Reason reason) {
+  return {Action::Kind::DeletePod, reason, 0, 0, pod};
+}
+
+using Actions = std::vector<Action>;
+
+// --- staggered start-up ------------------------------------------------------
+
+TEST(StaggerStartUp, FirstReplicaAtOnce) {
+  const Plan p = plan(observed({}, 0), kNow, params(3));
+  EXPECT_EQ(p.actions, Actions{set_replicas(1, 0, Reason::StartUp)});
+}
+
+TEST(StaggerStartUp, NextReplicaWaitsUntilTheNewestIsReady) {
+  const Plan p = plan(observed({starting("a", 3s)}, 1), kNow, params(3));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, kPollInterval);
+}
+
+TEST(StaggerStartUp, NextReplicaWaitsForLOverNAfterTheNewestWasCreated) {
+  // L / N = 10 s; the pod was created 6 s ago (started 4 s ago).
+  const Plan p = plan(observed({serving("a", 4s)}, 1), kNow, params(3));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, milliseconds{4000});
+}
+
+TEST(StaggerStartUp, RaisesOneAtATime) {
+  // b was created 10 s ago = L / N.
+  const Plan p = plan(observed({serving("a", 12s), serving("b", 8s)}, 2), kNow, params(3));
+  EXPECT_EQ(p.actions, Actions{set_replicas(3, 0, Reason::StartUp)});
+}
+
+TEST(StaggerStartUp, UsesTheStartIntervalWhenLIsUnknown) {
+  Params unknown = params(3, std::nullopt);
+  unknown.start_interval = 15s;
+  const Plan early = plan(observed({serving("a", 10s)}, 1), kNow, unknown);  // created 12 s ago
+  EXPECT_TRUE(early.actions.empty());
+  EXPECT_EQ(early.requeue_after, milliseconds{3000});
+  const Plan later = plan(observed({serving("a", 13s)}, 1), kNow, unknown);
+  EXPECT_EQ(later.actions, Actions{set_replicas(2, 0, Reason::StartUp)});
+}
+
+TEST(StaggerStartUp, ScaleUpStaggersTheSameWay) {
+  // Desired went from 2 to 4; the pods are spread and not due.
+  const Plan p = plan(observed({serving("a", 15s), serving("b", 5s)}, 2), kNow, params(4));
+  EXPECT_TRUE(p.actions.empty());  // b was created 7 s ago; L / N = 7.5 s
+  EXPECT_EQ(p.requeue_after, milliseconds{500});
+}
+
+// --- replacement before the crash ---------------------------------------------
+
+TEST(StaggerLifetime, AlreadySpreadPodsWaitForTheNextDueTime) {
+  // Gap 10 s; a is due at 20 s of age, in 10 s.
+  const Plan p = plan(observed({serving("a", 10s), serving("b", 0s)}, 2), kNow, params(2));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, milliseconds{10'000});
+}
+
+TEST(StaggerLifetime, SurgesWhenThePodIsDue) {
+  const Plan p = plan(observed({serving("a", 20s), serving("b", 10s)}, 2), kNow, params(2));
+  EXPECT_EQ(p.actions, Actions{set_replicas(3, 1, Reason::Lifetime)});
+  EXPECT_EQ(p.requeue_after, kPollInterval);  // until the surge pod is Ready
+}
+
+TEST(StaggerLifetime, WaitsWhileTheSurgePodStarts) {
+  const Plan p = plan(observed({serving("a", 22s), serving("b", 12s), starting("c", 2s)}, 3, 1),
+                      kNow, params(2));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, kPollInterval);
+}
+
+TEST(StaggerLifetime, RetiresTheOldestOnceTheSurgePodIsReady) {
+  // Everything else Ready: the ReplicaSet removes the marked pod on scale-down.
+  const Plan p = plan(observed({serving("b", 14s), serving("a", 24s), serving("c", 1s)}, 3, 1),
+                      kNow, params(2));
+  EXPECT_EQ(p.actions,
+            (Actions{mark("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
+}
+
+TEST(StaggerLifetime, NeverLowersReadyReplicasBelowN) {
+  // The surge pod is Ready but b is not (it restarted): retiring a would
+  // leave one Ready replica of two.
+  PodView b = serving("b", 3s);
+  b.ready = false;
+  const Plan p = plan(observed({serving("a", 24s), b, serving("c", 1s)}, 3, 1), kNow, params(2));
+  EXPECT_TRUE(p.actions.empty());
+}
+
+TEST(StaggerLifetime, DeletesThenScalesDownWhenAStartingPodWouldBeRemovedInstead) {
+  // N = 4, gap 5 s, two surges: e is Ready, f still starting. The ReplicaSet
+  // removes not-Ready pods before looking at the deletion cost, so a mark
+  // on a would remove f.
+  const Plan p = plan(observed({serving("a", 24s), serving("b", 18s), serving("c", 12s),
+                                serving("d", 7s), serving("e", 1s), starting("f", 1s)},
+                               6, 2),
+                      kNow, params(4));
+  EXPECT_EQ(p.actions,
+            (Actions{remove("a", Reason::Lifetime), set_replicas(5, 1, Reason::Lifetime)}));
+}
+
+TEST(StaggerLifetime, HandsTheSurgeOverWhenTheNextPodIsDue) {
+  // b is due too: delete a and let the ReplicaSet's fresh pod replace b.
+  const Plan p = plan(observed({serving("a", 24s), serving("b", 21s), serving("c", 1s)}, 3, 1),
+                      kNow, params(2));
+  EXPECT_EQ(p.actions, Actions{remove("a", Reason::Lifetime)});
+}
+
+TEST(StaggerLifetime, SingleReplicaSurgesThenRetires) {
+  const Plan due = plan(observed({serving("a", 20s)}, 1), kNow, params(1));
+  EXPECT_EQ(due.actions, Actions{set_replicas(2, 1, Reason::Lifetime)});
+
+  const Plan ready = plan(observed({serving("a", 24s), serving("b", 1s)}, 2, 1), kNow, params(1));
+  EXPECT_EQ(ready.actions,
+            (Actions{mark("a", Reason::Lifetime), set_replicas(1, 0, Reason::Lifetime)}));
+  EXPECT_EQ(ready.requeue_after, kPollInterval);
+}
+
+TEST(StaggerLifetime, WaitsForTheReplicaSetToRemoveTheMarkedPod) {
+  PodView a = serving("a", 25s);
+  a.deletion_cost = kRetireDeletionCost;
+  const Plan p = plan(observed({a, serving("b", 15s), serving("c", 2s)}, 2), kNow, params(2));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, kPollInterval);
+}
+
+TEST(StaggerLifetime, FinishesARetirementCutShortBeforeTheScaleDown) {
+  // The mark was written, the scale-down was not: do it now.
+  PodView a = serving("a", 25s);
+  a.deletion_cost = kRetireDeletionCost;
+  const Plan p = plan(observed({a, serving("b", 15s), serving("c", 2s)}, 3, 1), kNow, params(2));
+  EXPECT_EQ(p.actions,
+            (Actions{mark("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
+}
+
+// --- keeping starts spread ------------------------------------------------------
+
+TEST(StaggerRespread, SynchronizedPodsAreReplacedAGapApart) {
+  // Three pods started together: due times 20 s, 13.3 s and 6.7 s of age,
+  // the first two earlier than their deadlines ask.
+  const Observed together = observed({serving("a", 0s), serving("b", 0s), serving("c", 0s)}, 3);
+  const Plan p = plan(together, kNow, params(3));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, milliseconds{6667});
+
+  const Plan later = plan(together, kNow + 7s, params(3));
+  EXPECT_EQ(later.actions, Actions{set_replicas(4, 1, Reason::Respread)});
+}
+
+TEST(StaggerRespread, NoTwoSurgesInOneGapUnlessADeadlineForcesIt) {
+  // Ages 21 s and 20 s: both at their own due time, no room to space them.
+  const Plan forced =
+      plan(observed({serving("a", 21s), serving("b", 20s), serving("c", 2s)}, 3), kNow, params(3));
+  EXPECT_EQ(forced.actions, Actions{set_replicas(5, 2, Reason::Lifetime)});
+
+  // Ages 15 s and 14 s: b is due in 6 s, so a a gap before that, now.
+  const Plan spaced =
+      plan(observed({serving("a", 15s), serving("b", 14s), serving("c", 2s)}, 3), kNow, params(3));
+  EXPECT_EQ(spaced.actions, Actions{set_replicas(4, 1, Reason::Respread)});
+}
+
+TEST(StaggerRespread, SurgesStopAtTheLimit) {
+  Params limited = params(3);
+  limited.max_surge = 1;
+  const Plan p =
+      plan(observed({serving("a", 21s), serving("b", 20s), serving("c", 2s)}, 3), kNow, limited);
+  EXPECT_EQ(p.actions, Actions{set_replicas(4, 1, Reason::Lifetime)});
+  EXPECT_EQ(p.requeue_after, kPollInterval);
+}
+
+// --- crashed pods ------------------------------------------------------------
+
+TEST(StaggerCrashed, CrashedPodGetsASurgeAtOnce) {
+  const Plan p = plan(observed({crashed("a", 30s), serving("b", 5s)}, 2), kNow, params(2));
+  EXPECT_EQ(p.actions, Actions{set_replicas(3, 1, Reason::Crashed)});
+}
+
+TEST(StaggerCrashed, CrashedPodIsRetiredWhenItsReplacementIsReady) {
+  const Plan p = plan(observed({serving("b", 5s), crashed("a", 30s), serving("c", 1s)}, 3, 1), kNow,
+                      params(2));
+  EXPECT_EQ(p.actions, (Actions{mark("a", Reason::Crashed), set_replicas(2, 0, Reason::Crashed)}));
+}
+
+TEST(StaggerCrashed, BeyondTheSurgeLimitCrashedPodsAreDeleted) {
+  Params limited = params(3);
+  limited.max_surge = 1;
+  const Plan p =
+      plan(observed({crashed("a", 30s), crashed("b", 29s), serving("c", 5s)}, 3), kNow, limited);
+  EXPECT_EQ(p.actions,
+            (Actions{remove("b", Reason::Crashed), set_replicas(4, 1, Reason::Crashed)}));
+}
+
+TEST(StaggerCrashed, EarlyCrashIsLeftToTheBackOff) {
+  // A crash 2 s after start is not the lifetime crash: a fresh pod would
+  // likely crash as soon, and churn.
+  const Plan p = plan(observed({crashed("a", 2s), serving("b", 5s)}, 2), kNow, params(2));
+  EXPECT_TRUE(p.actions.empty());
+}
+
+// --- scale-down ------------------------------------------------------------
+
+TEST(StaggerScaleDown, MarksTheOldestAndLowersReplicas) {
+  const Plan p =
+      plan(observed({serving("c", 5s), serving("a", 15s), serving("d", 1s), serving("b", 10s)}, 4),
+           kNow, params(2));
+  EXPECT_EQ(p.actions, (Actions{mark("a", Reason::ScaleDown), mark("b", Reason::ScaleDown),
+                                set_replicas(2, 0, Reason::ScaleDown)}));
+}
+
+TEST(StaggerScaleDown, RemovesPodsThatDoNotServeFirst) {
+  // The ReplicaSet would remove the starting pod first anyway.
+  const Plan p =
+      plan(observed({serving("a", 15s), serving("b", 10s), starting("c", 1s)}, 3), kNow, params(2));
+  EXPECT_EQ(p.actions,
+            (Actions{mark("c", Reason::ScaleDown), set_replicas(2, 0, Reason::ScaleDown)}));
+}
+
+TEST(StaggerScaleDown, ToZero) {
+  const Plan p = plan(observed({serving("a", 15s), serving("b", 1s)}, 3, 1), kNow, params(0));
+  EXPECT_EQ(p.actions, (Actions{mark("a", Reason::ScaleDown), mark("b", Reason::ScaleDown),
+                                set_replicas(0, 0, Reason::ScaleDown)}));
+}
+
+// --- unknown and learned lifetime -----------------------------------------------
+
+TEST(StaggerLearn, MedianOfNonZeroExitRuntimes) {
+  std::vector<PodView> pods = {crashed("a", 31s), crashed("b", 29s), crashed("c", 30s),
+                               serving("d", 3s)};
+  EXPECT_EQ(learn_lifetime(pods), 30s);
+  pods.push_back(crashed("e", 2s));  // even count: the lower middle
+  EXPECT_EQ(learn_lifetime(pods), 29s);
+}
+
+TEST(StaggerLearn, NothingToLearnWithoutCrashes) {
+  EXPECT_EQ(learn_lifetime({serving("a", 3s), serving("b", 40s)}), std::nullopt);
+  EXPECT_EQ(learn_lifetime({}), std::nullopt);
+}
+
+TEST(StaggerLearn, UnknownLifetimeMeansNoReplacements) {
+  // Old pods, no crash seen: a stable app. Nothing to do, nothing to wake for.
+  const Plan p =
+      plan(observed({serving("a", 600s), serving("b", 500s)}, 2), kNow, params(2, std::nullopt));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, std::nullopt);
+
+  const Plan zero =
+      plan(observed({serving("a", 600s), serving("b", 500s)}, 2), kNow, params(2, Seconds{0}));
+  EXPECT_TRUE(zero.actions.empty());
+}
+
+TEST(StaggerLearn, LearnedLifetimeDrivesReplacements) {
+  const std::vector<PodView> pods = {crashed("a", 30s), serving("b", 10s)};
+  const Params learned = params(2, learn_lifetime(pods));
+  EXPECT_EQ(plan(observed(pods, 2), kNow, learned).actions,
+            Actions{set_replicas(3, 1, Reason::Crashed)});
+}
+
+TEST(StaggerLearn, LeftoverSurgeIsGivenBackWithoutASchedule) {
+  const Plan p = plan(observed({serving("a", 600s), serving("b", 500s), serving("c", 1s)}, 3, 1),
+                      kNow, params(2, std::nullopt));
+  EXPECT_EQ(p.actions,
+            (Actions{mark("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
+}
+
+// --- playing well with others ------------------------------------------------------
+
+TEST(StaggerOthers, NoFightingDuringARollout) {
+  Observed rolling = observed({serving("a", 24s), crashed("b", 30s), starting("c", 1s)}, 2);
+  rolling.rollout_in_progress = true;
+  const Plan p = plan(rolling, kNow, params(4));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, kRolloutPollInterval);
+}
+
+TEST(StaggerOthers, TerminatingPodsAreIgnored) {
+  PodView gone = serving("old", 26s);
+  gone.terminating = true;
+  // Not counted against replicas (no waiting), not a candidate for anything.
+  const Plan p = plan(observed({gone, serving("a", 10s), serving("b", 0s)}, 2), kNow, params(2));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, milliseconds{10'000});
+}
+
+TEST(StaggerOthers, ReasonsHaveNames) {
+  EXPECT_EQ(to_string(Reason::StartUp), "startup");
+  EXPECT_EQ(to_string(Reason::Lifetime), "lifetime");
+  EXPECT_EQ(to_string(Reason::Crashed), "crashed");
+  EXPECT_EQ(to_string(Reason::Respread), "respread");
+  EXPECT_EQ(to_string(Reason::ScaleDown), "scaledown");
+}
+
+}  // namespace
+}  // namespace sreracha::stagger
