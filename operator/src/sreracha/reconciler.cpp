@@ -346,10 +346,11 @@ struct Reconciler::Pass {
           observed_state.surge = 0;
         }
       }
-      const int spec_replicas = observed_state.deployment_replicas;
-      observed_state.rollout_in_progress =
-          int_at(*app, "/status/updatedReplicas"_json_pointer) < spec_replicas ||
-          int_at(*app, "/status/observedGeneration"_json_pointer) < meta.value("generation", 0);
+      // A template rollout: pods of the old template remain. (Not
+      // observedGeneration < generation: every replica change bumps the
+      // generation ahead of the status, which would look like a rollout.)
+      observed_state.rollout_in_progress = int_at(*app, "/status/updatedReplicas"_json_pointer) <
+                                           int_at(*app, "/status/replicas"_json_pointer);
     }
 
     stagger::Params params;
