@@ -1,0 +1,75 @@
+// render: a Sreracha instance -> the child objects the operator keeps applied.
+//
+// Pure functions, no I/O: the same Instance and RenderOptions always give
+// byte-equal objects (no timestamps, no random names), which is what lets the
+// reconciler compare desired with observed state and send no write when they
+// agree, and what the golden tests pin down.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sreracha/spec.h"
+#include "sreracha/yaml.h"
+
+namespace sreracha {
+
+inline constexpr std::string_view kFieldManager = "sreracha-operator";
+
+// What render() cannot know by itself; decided by the reconciler at run time.
+struct RenderOptions {
+  // The app Deployment's spec.replicas. Stagger planning raises replicas one
+  // at a time, so it may be below spec.replicas for a while. Unset: spec.replicas.
+  std::optional<int> deployment_replicas;
+  // Extra pod-template annotations, e.g. a checksum of the auth Secret so a
+  // password change rolls the pods. render() adds none of its own: a value
+  // that changed on every render would roll the pods on every reconcile.
+  std::map<std::string, std::string> app_pod_annotations;
+  std::map<std::string, std::string> redis_pod_annotations;
+};
+
+// Every object the operator applies for `inst`, complete for server-side
+// apply (apiVersion, kind, metadata with labels and, when inst.uid is set, the
+// controller ownerReference). Order is fixed: the Redis side first
+// (Deployment, Service, EndpointSlice, NetworkPolicy), then the app
+// (Deployment, Service, PodDisruptionBudget, Ingress).
+std::vector<nlohmann::json> render(const Instance& inst, const RenderOptions& options = {});
+
+// Identity of a child: enough to GET or DELETE it.
+struct ChildRef {
+  std::string api_version;  // "apps/v1"
+  std::string kind;         // "Deployment"
+  std::string resource;     // "deployments", the REST plural
+  std::string name;
+
+  auto operator<=>(const ChildRef&) const = default;
+};
+
+// The identity of a rendered object (reads apiVersion, kind, metadata.name).
+ChildRef ref_of(const nlohmann::json& object);
+
+// Every child the operator may own for `inst` under any spec. Those not in
+// render()'s output are the ones to delete (Ingress disabled, Local -> External).
+std::vector<ChildRef> all_possible_children(const Instance& inst);
+
+// Label selector of the app pods, "k=v,k=v" (status.selector, scale subresource).
+std::string app_selector_string(const Instance& inst);
+
+// Labels that identify the app pods (the Deployment's selector).
+std::map<std::string, std::string> app_selector_labels(const Instance& inst);
+
+// The app's REDIS_URL without credentials, for status.redisURL.
+std::string redis_url_for_status(const Instance& inst);
+
+// The REDIS_URL value the app Deployment carries. With an auth Secret it
+// embeds "$(REDIS_AUTH)", which the kubelet expands in the container only.
+std::string redis_url_for_app(const Instance& inst);
+
+// Names of the children, in one place.
+std::string redis_name(const Instance& inst);  // "<name>-redis"
+
+}  // namespace sreracha

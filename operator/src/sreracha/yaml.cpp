@@ -1,0 +1,218 @@
+#include "sreracha/yaml.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string_view>
+
+namespace sreracha {
+
+using json = nlohmann::json;
+
+namespace {
+
+bool one_of(std::string_view text, std::initializer_list<std::string_view> words) {
+  return std::find(words.begin(), words.end(), text) != words.end();
+}
+
+bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+// Skips digits from `i`; returns how many.
+size_t skip_digits(std::string_view text, size_t& i) {
+  size_t start = i;
+  while (i < text.size() && is_digit(text[i])) ++i;
+  return i - start;
+}
+
+size_t skip_sign(std::string_view text) {
+  return !text.empty() && (text[0] == '-' || text[0] == '+') ? 1 : 0;
+}
+
+// [-+]?[0-9]+
+bool is_decimal_int(std::string_view text) {
+  size_t i = skip_sign(text);
+  return skip_digits(text, i) > 0 && i == text.size();
+}
+
+// [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool is_decimal_float(std::string_view text) {
+  size_t i = skip_sign(text);
+  size_t whole = skip_digits(text, i);
+  size_t fraction = 0;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    fraction = skip_digits(text, i);
+  }
+  if (whole == 0 && fraction == 0) return false;
+  if (i < text.size() && (text[i] == 'e' || text[i] == 'E')) {
+    ++i;
+    i += skip_sign(text.substr(i));
+    if (skip_digits(text, i) == 0) return false;
+  }
+  return i == text.size();
+}
+
+// The YAML 1.1 words sigs.k8s.io/yaml (go-yaml v2, under kubectl) resolves.
+json resolve_plain(const std::string& text) {
+  if (text.empty() || one_of(text, {"~", "null", "Null", "NULL"})) return nullptr;
+  if (one_of(text, {"y", "Y", "yes", "Yes", "YES", "true", "True", "TRUE", "on", "On", "ON"})) {
+    return true;
+  }
+  if (one_of(text, {"n", "N", "no", "No", "NO", "false", "False", "FALSE", "off", "Off", "OFF"})) {
+    return false;
+  }
+  if (is_decimal_int(text)) {
+    const char* begin = text.data() + (text.front() == '+' ? 1 : 0);
+    int64_t value = 0;
+    auto [end, err] = std::from_chars(begin, text.data() + text.size(), value);
+    if (err == std::errc() && end == text.data() + text.size()) return value;
+    return std::strtod(text.c_str(), nullptr);  // beyond int64: YAML readers use a float
+  }
+  if (is_decimal_float(text)) return std::strtod(text.c_str(), nullptr);  // no throw on overflow
+  if (one_of(text, {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF"})) return HUGE_VAL;
+  if (one_of(text, {"-.inf", "-.Inf", "-.INF"})) return -HUGE_VAL;
+  if (one_of(text, {".nan", ".NaN", ".NAN"})) return std::nan("");
+  return text;
+}
+
+// A string that a YAML reader would take for a null, bool or number must be
+// quoted to stay a string. YAML 1.1 also reads hex, octal, binary, "1_000"
+// and "1:20" as numbers; rather than parse each, anything that starts like a
+// number and holds only number-ish characters is quoted. Over-quoting costs
+// nothing; quantities like 100m or 64Mi, and IPs like 10.0.0.1 (no number
+// has two dots), stay plain.
+bool looks_typed(const std::string& text) {
+  if (resolve_plain(text).type() != json::value_t::string) return true;
+  std::string_view rest = std::string_view(text).substr(skip_sign(text));
+  if (rest.size() > 1 && rest[0] == '.') rest.remove_prefix(1);
+  if (rest.empty() || !is_digit(rest[0])) return false;
+  return rest.find_first_not_of("0123456789abcdefABCDEFxXoO_:.+-") == std::string_view::npos &&
+         std::count(rest.begin(), rest.end(), '.') < 2;
+}
+
+// Literal blocks read back with exactly one final newline (clip chomping)
+// and take their indentation from the first line, so only text of that shape
+// is written as one (minus the final newline, which the reader restores);
+// anything else is double-quoted with escapes.
+bool fits_literal_block(const std::string& text) {
+  return text.size() >= 2 && text.back() == '\n' && text[text.size() - 2] != '\n' &&
+         text.front() != ' ' && text.front() != '\n' && text.find('\r') == std::string::npos;
+}
+
+void emit(YAML::Emitter& out, const json& value) {
+  // Empty containers as "{}" and "[]" on the key's line.
+  if ((value.is_object() || value.is_array()) && value.empty()) out << YAML::Flow;
+  switch (value.type()) {
+    case json::value_t::object:
+      out << YAML::BeginMap;
+      for (const auto& [key, item] : value.items()) {
+        out << YAML::Key;
+        if (looks_typed(key)) out << YAML::DoubleQuoted;
+        out << key << YAML::Value;
+        emit(out, item);
+      }
+      out << YAML::EndMap;
+      break;
+    case json::value_t::array:
+      out << YAML::BeginSeq;
+      for (const auto& item : value) emit(out, item);
+      out << YAML::EndSeq;
+      break;
+    case json::value_t::string: {
+      const auto& text = value.get_ref<const std::string&>();
+      if (fits_literal_block(text)) {
+        // Scripts stay readable.
+        out << YAML::Literal << text.substr(0, text.size() - 1);
+        break;
+      }
+      if (text.find('\n') != std::string::npos || looks_typed(text)) out << YAML::DoubleQuoted;
+      out << text;
+      break;
+    }
+    case json::value_t::boolean:
+      out << value.get<bool>();
+      break;
+    case json::value_t::number_integer:
+      out << value.get<int64_t>();
+      break;
+    case json::value_t::number_unsigned:
+      out << value.get<uint64_t>();
+      break;
+    case json::value_t::number_float:
+      out << value.get<double>();
+      break;
+    case json::value_t::null:
+    case json::value_t::discarded:
+    case json::value_t::binary:
+      out << YAML::Null;
+      break;
+  }
+}
+
+}  // namespace
+
+json yaml_to_json(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Undefined:
+    case YAML::NodeType::Null:
+      return nullptr;
+    case YAML::NodeType::Scalar:
+      // yaml-cpp tags quoted and block scalars "!" and plain ones "?"; an
+      // explicit tag (e.g. !!str) also means "take the text as written".
+      if (node.Tag() == "?") return resolve_plain(node.Scalar());
+      return node.Scalar();
+    case YAML::NodeType::Sequence: {
+      json out = json::array();
+      for (const auto& item : node) out.push_back(yaml_to_json(item));
+      return out;
+    }
+    case YAML::NodeType::Map: {
+      json out = json::object();
+      for (const auto& item : node) out[item.first.as<std::string>()] = yaml_to_json(item.second);
+      return out;
+    }
+  }
+  return nullptr;
+}
+
+std::vector<json> load_yaml_documents(const std::string& text) {
+  std::vector<json> documents;
+  for (const auto& node : YAML::LoadAll(text)) {
+    json document = yaml_to_json(node);
+    if (!document.is_null()) documents.push_back(std::move(document));
+  }
+  return documents;
+}
+
+std::vector<json> load_yaml_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) throw std::runtime_error("cannot read " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return load_yaml_documents(text.str());
+}
+
+std::string to_yaml(const std::vector<json>& documents) {
+  std::string text;
+  for (const auto& document : documents) {
+    YAML::Emitter out;
+    out.SetIndent(2);
+    out.SetNullFormat(YAML::LowerNull);
+    out.SetSeqFormat(YAML::Block);
+    out.SetMapFormat(YAML::Block);
+    emit(out, document);
+    if (!out.good()) throw std::runtime_error("cannot emit YAML: " + out.GetLastError());
+    text += "---\n";
+    text += out.c_str();
+    text += "\n";
+  }
+  return text;
+}
+
+}  // namespace sreracha

@@ -1,0 +1,130 @@
+// YAML <-> JSON: scalars typed as kubectl types them, and output that reads
+// back as exactly what was written.
+#include "sreracha/yaml.h"
+
+#include <gtest/gtest.h>
+
+namespace sreracha {
+namespace {
+
+using json = nlohmann::json;
+
+json load_one(const std::string& text) {
+  auto documents = load_yaml_documents(text);
+  EXPECT_EQ(documents.size(), 1u) << text;
+  return documents.empty() ? json() : documents.front();
+}
+
+TEST(YamlToJson, PlainScalarsAreTyped) {
+  json doc = load_one(
+      "int: 80\nneg: -3\nfloat: 1.5\nyes: true\nno: False\nonoff: on\nnothing: ~\nnull2: null\n"
+      "empty:\ntext: hello\nversion: 1.2.3\n");
+  EXPECT_EQ(doc["int"], 80);
+  EXPECT_TRUE(doc["int"].is_number_integer());
+  EXPECT_EQ(doc["neg"], -3);
+  EXPECT_DOUBLE_EQ(doc["float"].get<double>(), 1.5);
+  EXPECT_EQ(doc["yes"], true);
+  EXPECT_EQ(doc["no"], false);
+  EXPECT_EQ(doc["onoff"], true);  // YAML 1.1, as kubectl reads it
+  EXPECT_TRUE(doc["nothing"].is_null());
+  EXPECT_TRUE(doc["null2"].is_null());
+  EXPECT_TRUE(doc["empty"].is_null());
+  EXPECT_EQ(doc["text"], "hello");
+  EXPECT_EQ(doc["version"], "1.2.3");
+}
+
+TEST(YamlToJson, QuotedAndBlockScalarsAreStrings) {
+  json doc = load_one("a: \"80\"\nb: 'true'\nc: !!str 7\nd: |\n  80\n");
+  EXPECT_EQ(doc["a"], "80");
+  EXPECT_EQ(doc["b"], "true");
+  EXPECT_EQ(doc["c"], "7");
+  EXPECT_EQ(doc["d"], "80\n");
+}
+
+TEST(YamlToJson, MultiDocumentSkipsEmptyDocuments) {
+  auto documents = load_yaml_documents("---\na: 1\n---\n---\n# only a comment\n---\nb: [1, x]\n");
+  ASSERT_EQ(documents.size(), 2u);
+  EXPECT_EQ(documents[0], json({{"a", 1}}));
+  EXPECT_EQ(documents[1], json({{"b", {1, "x"}}}));
+}
+
+TEST(YamlToJson, HugeNumbersBecomeFloatsWithoutThrowing) {
+  json doc = load_one("big: 99999999999999999999\nhuger: 1e999\n");
+  EXPECT_TRUE(doc["big"].is_number_float());
+  EXPECT_TRUE(doc["huger"].is_number_float());
+}
+
+TEST(YamlToJson, MalformedYamlThrows) {
+  EXPECT_THROW(load_yaml_documents("a: [1, 2\n"), std::exception);
+  EXPECT_THROW(load_yaml_file("/nonexistent/file.yaml"), std::runtime_error);
+}
+
+TEST(ToYaml, StringsThatLookTypedAreQuoted) {
+  json doc = {{"port", "80"},      {"flag", "true"},       {"yes", "yes"},   {"null", "null"},
+              {"empty", ""},       {"octal", "0777"},      {"hex", "0x1F"},  {"under", "1_000"},
+              {"sexa", "1:20"},    {"date", "2024-01-01"}, {"float", "1e3"}, {"dot", ".5"},
+              {"inf", "-.inf"},    {"plain", "hello"},     {"cpu", "200m"},  {"mem", "64Mi"},
+              {"dash", "-c"},      {"ip", "10.0.0.1"},     {"number", 80},   {"bool", false},
+              {"nothing", nullptr}};
+  std::string text = to_yaml({doc});
+  EXPECT_NE(text.find("port: \"80\""), std::string::npos) << text;
+  EXPECT_NE(text.find("flag: \"true\""), std::string::npos) << text;
+  EXPECT_NE(text.find("number: 80\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("plain: hello\n"), std::string::npos) << text;
+  // Quantities and IPs stay plain: no YAML reader takes them for numbers.
+  EXPECT_NE(text.find("cpu: 200m\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("ip: 10.0.0.1\n"), std::string::npos) << text;
+  for (const char* quoted : {"\"0x1F\"", "\"1_000\"", "\"1:20\"", "\"2024-01-01\"", "\"1e3\"",
+                             "\"0777\"", "\"yes\"", "\"null\"", "\"\""}) {
+    EXPECT_NE(text.find(quoted), std::string::npos) << quoted << " in " << text;
+  }
+  EXPECT_NE(text.find("nothing: null\n"), std::string::npos) << text;
+  EXPECT_EQ(load_one(text), doc);
+}
+
+TEST(ToYaml, RoundTripsAwkwardValues) {
+  json doc = {
+      {"listen", R"([{"HTTP":80},{"HTTPS":443}])"},
+      {"script", "line one\n  indented: two\nthree # not a comment\n"},
+      {"no_trailing_newline", "a\nb"},
+      {"two_trailing_newlines", "a\nb\n\n"},
+      {"leading_space", "  a\nb\n"},
+      {"leading_newline", "\na\n"},
+      {"crlf", "a\r\nb\r\n"},
+      {"tab", "a\tb"},
+      {"colon", "a: b"},
+      {"hash", "#x"},
+      {"dash", "- item"},
+      {"quote", "say \"hi\" and 'bye'"},
+      {"backslash", "a\\b"},
+      {"star", "*alias"},
+      {"key with: colon", 1},
+      {"123", "numeric key"},
+      {"nested",
+       {{"empty_map", json::object()}, {"empty_list", json::array()}, {"list", {1, "2", true}}}},
+  };
+  std::string text = to_yaml({doc, {{"second", 2}}});
+  auto back = load_yaml_documents(text);
+  ASSERT_EQ(back.size(), 2u) << text;
+  EXPECT_EQ(back[0], doc) << text;
+  EXPECT_EQ(back[1], json({{"second", 2}}));
+}
+
+TEST(ToYaml, ScriptsAreLiteralBlocksAndEmptyContainersInline) {
+  std::string text = to_yaml(
+      {{{"script", "echo a\necho b\n"}, {"none", json::array()}, {"nothing", json::object()}}});
+  EXPECT_EQ(text, "---\nnone: []\nnothing: {}\nscript: |\n  echo a\n  echo b\n");
+}
+
+TEST(ToYaml, IsDeterministicAndSeparatesDocuments) {
+  json a = {{"kind", "A"}, {"apiVersion", "v1"}, {"metadata", {{"name", "x"}}}};
+  std::string text = to_yaml({a, a});
+  EXPECT_EQ(text, to_yaml({a, a}));
+  EXPECT_EQ(text.rfind("---\napiVersion: v1\nkind: A\n", 0), 0u) << text;
+  EXPECT_EQ(text,
+            "---\napiVersion: v1\nkind: A\nmetadata:\n  name: x\n"
+            "---\napiVersion: v1\nkind: A\nmetadata:\n  name: x\n");
+}
+
+}  // namespace
+}  // namespace sreracha
