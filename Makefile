@@ -48,3 +48,9 @@ format:
 
 clean:
 	@rm -rf $(BUILD) $(ASAN_BUILD)
+
+# The operator image (Dockerfile; needs a Docker engine). IMAGE=name:tag to rename.
+IMAGE ?= sreracha-operator:dev
+.PHONY: image
+image:
+	docker build -t $(IMAGE) .
