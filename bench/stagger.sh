@@ -73,14 +73,15 @@ spec:
     sim.sreracha.io/startup-seconds: "2"
 YAML
 
+samples="$(mktemp)"
 "$BUILD/bin/endpoint_sampler" --kubeconfig "$KUBECONFIG" --namespace "$NS" \
   --service baseline --service managed --replicas "$REPLICAS" \
-  --duration "$DURATION" --interval-ms 100 >"$NS.samples" 
-value() { awk -v s="$1" -v k="$2" '$1 == "service=" s { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$NS.samples"; }
+  --duration "$DURATION" --interval-ms 100 >"$samples"
+value() { awk -v s="$1" -v k="$2" '$1 == "service=" s { for (i = 2; i <= NF; i++) { split($i, kv, "="); if (kv[1] == k) print kv[2] } }' "$samples"; }
 recycles="$(kubectl get sreracha managed -n "$NS" -o jsonpath='{.status.stagger.recycles}')"
 echo "stagger: replicas=$REPLICAS lifetime=$LIFETIME duration=$DURATION" \
   "operator_zero_ready_pct=$(value managed zero_ready_pct)" \
   "baseline_zero_ready_pct=$(value baseline zero_ready_pct)" \
   "operator_max_not_ready=$(value managed max_not_ready)" \
   "operator_recycles=${recycles:-0}"
-rm -f "$NS.samples"
+rm -f "$samples"

@@ -27,12 +27,9 @@ namespace {
 // the fields we no longer own.
 constexpr const char* kAppliedHash = "sreracha.io/applied-hash";
 
-// Thrown after status and an event have said what is wrong, so the work queue
-// retries with back-off (a missing Secret may be created later).
-class DependencyError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+// Secrets are not watched (that would take list/watch on every Secret in
+// the cluster), so a missing one is looked for again on this period.
+constexpr std::chrono::milliseconds kDependencyRetry{30000};
 
 std::string fnv1a_hex(const std::string& text) {
   std::uint64_t hash = 1469598103934665603ULL;
@@ -458,7 +455,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
     status["conditions"] = pass.conditions;
     pass.write_status(status);
     pass.event("Warning", missing->first, missing->second);
-    throw DependencyError(missing->second);
+    return {kDependencyRetry};
   }
 
   // Staggering decides the app Deployment's replicas; the apply below carries
