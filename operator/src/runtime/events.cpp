@@ -1,0 +1,129 @@
+#include "runtime/events.h"
+
+#include <ctime>
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+namespace runtime {
+namespace {
+
+// metav1.Time: RFC 3339, whole seconds.
+std::string now_rfc3339() {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+}  // namespace
+
+EventRecorder::EventRecorder(kube::Client& client, EventRecorderOptions options)
+    : client_(client), options_(std::move(options)), thread_([this] { run(); }) {}
+
+EventRecorder::~EventRecorder() {
+  flush(std::chrono::seconds(5));
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  changed_.notify_all();
+  thread_.join();
+}
+
+void EventRecorder::event(const nlohmann::json& involved_object, std::string type,
+                          std::string reason, std::string message) noexcept {
+  try {
+    const auto& meta = involved_object.at("metadata");
+    Pending pending{{{"apiVersion", involved_object.value("apiVersion", "")},
+                     {"kind", involved_object.value("kind", "")},
+                     {"namespace", meta.value("namespace", "")},
+                     {"name", meta.value("name", "")},
+                     {"uid", meta.value("uid", "")},
+                     {"resourceVersion", meta.value("resourceVersion", "")}},
+                    std::move(type),
+                    std::move(reason),
+                    std::move(message)};
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= options_.max_queued) {
+      spdlog::warn("event queue full; dropping event {} {}: {}", pending.type, pending.reason,
+                   pending.message);
+      return;
+    }
+    queue_.push_back(std::move(pending));
+    changed_.notify_all();
+  } catch (const std::exception& e) {
+    spdlog::error("cannot record event {}: {}", reason, e.what());
+  }
+}
+
+bool EventRecorder::flush(std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, timeout, [this] { return queue_.empty() && !sending_; });
+}
+
+void EventRecorder::run() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopping, nothing left
+    Pending pending = std::move(queue_.front());
+    queue_.pop_front();
+    sending_ = true;
+    lock.unlock();
+    send(pending);
+    lock.lock();
+    sending_ = false;
+    changed_.notify_all();
+  }
+}
+
+void EventRecorder::send(const Pending& pending) {
+  const auto& involved = pending.involved;
+  const std::string involved_ns = involved.value("namespace", "");
+  // Events about cluster-scoped objects go to "default", as kubectl expects.
+  const std::string ns = involved_ns.empty() ? "default" : involved_ns;
+  const std::string key = ns + "/" + involved.value("name", "") + "/" + involved.value("uid", "") +
+                          "/" + pending.type + "/" + pending.reason + "/" + pending.message;
+  const std::string now = now_rfc3339();
+  try {
+    if (auto it = written_.find(key); it != written_.end()) {
+      try {
+        client_.merge_patch(kube::resources::events, ns, it->second.name,
+                            {{"count", it->second.count + 1}, {"lastTimestamp", now}});
+        ++it->second.count;
+        return;
+      } catch (const kube::ApiError& e) {
+        if (!e.is_not_found()) throw;
+        written_.erase(it);  // the Event expired (1 h TTL): write a new one
+      }
+    }
+    const std::string name = fmt::format("{}.{:x}", involved.value("name", "event"),
+                                         std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                             std::chrono::system_clock::now().time_since_epoch())
+                                             .count());
+    nlohmann::json event = {{"apiVersion", "v1"},
+                            {"kind", "Event"},
+                            {"metadata", {{"name", name}, {"namespace", ns}}},
+                            {"involvedObject", involved},
+                            {"type", pending.type},
+                            {"reason", pending.reason},
+                            {"message", pending.message},
+                            {"source", {{"component", options_.component}}},
+                            {"reportingComponent", options_.component},
+                            {"firstTimestamp", now},
+                            {"lastTimestamp", now},
+                            {"count", 1}};
+    if (!options_.instance.empty()) event["reportingInstance"] = options_.instance;
+    client_.create(kube::resources::events, ns, event);
+    // Bounded memory: forgetting everything only costs a new Event later.
+    if (written_.size() >= options_.max_remembered) written_.clear();
+    written_[key] = Written{name, 1};
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot record event {} {} on {}/{}: {}", pending.type, pending.reason, ns,
+                 involved.value("name", ""), e.what());
+  }
+}
+
+}  // namespace runtime

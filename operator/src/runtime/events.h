@@ -1,0 +1,76 @@
+// EventRecorder: core/v1 Events about the objects we manage ("kubectl
+// describe" shows them), as client-go's recorder writes them.
+//
+// event() never throws and never blocks on the API: events are queued and
+// sent by a background thread; failures are logged. The same (object, type,
+// reason, message) again bumps count and lastTimestamp of the Event already
+// written (a merge patch) instead of creating a new one, so a reconcile loop
+// reporting the same thing does not flood the namespace.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "kube/client.h"
+
+namespace runtime {
+
+struct EventRecorderOptions {
+  std::string component = "sreracha-operator";  // source.component, reportingComponent
+  std::string instance;                         // reportingInstance (e.g. the pod name)
+  std::size_t max_queued = 1000;                // beyond this, events are dropped (logged)
+  std::size_t max_remembered = 4096;            // Events remembered for deduplication
+};
+
+// Threading: every member may be called from any thread.
+class EventRecorder {
+ public:
+  explicit EventRecorder(kube::Client& client, EventRecorderOptions options = {});
+  // Sends what is queued (for up to 5 s), then stops.
+  ~EventRecorder();
+  EventRecorder(const EventRecorder&) = delete;
+  EventRecorder& operator=(const EventRecorder&) = delete;
+
+  // `involved_object` needs apiVersion, kind and metadata (name, namespace,
+  // uid); `type` is "Normal" or "Warning".
+  void event(const nlohmann::json& involved_object, std::string type, std::string reason,
+             std::string message) noexcept;
+
+  // Waits until everything recorded so far has been sent (or failed), up
+  // to `timeout`; true when done.
+  bool flush(std::chrono::milliseconds timeout);
+
+ private:
+  struct Pending {
+    nlohmann::json involved;  // the involvedObject reference
+    std::string type, reason, message;
+  };
+  struct Written {
+    std::string name;  // the Event's name
+    long long count = 0;
+  };
+
+  void run();
+  void send(const Pending& pending);
+
+  kube::Client& client_;
+  const EventRecorderOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::deque<Pending> queue_;  // REQUIRES: mu_ held
+  bool sending_ = false;       // REQUIRES: mu_ held; one taken off the queue, in flight
+  bool stopping_ = false;      // REQUIRES: mu_ held
+  // Dedup key -> Event written; touched by the sender thread only.
+  std::map<std::string, Written> written_;
+  std::thread thread_;
+};
+
+}  // namespace runtime

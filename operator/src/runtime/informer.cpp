@@ -1,0 +1,257 @@
+#include "runtime/informer.h"
+
+#include <random>
+#include <set>
+
+#include <spdlog/spdlog.h>
+
+#include "kube/backoff.h"
+
+namespace runtime {
+namespace {
+
+std::string resource_version_of(const nlohmann::json& object) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return {};
+  return meta->value("resourceVersion", "");
+}
+
+double random01() {
+  thread_local std::mt19937 random{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(random);
+}
+
+// Runs a handler callback; a throwing handler must not kill the informer.
+template <class Callback, class... Args>
+void call_handler(const std::string& what, const Callback& callback, const Args&... args) {
+  if (!callback) return;
+  try {
+    callback(args...);
+  } catch (const std::exception& e) {
+    spdlog::error("informer {}: event handler failed: {}", what, e.what());
+  }
+}
+
+}  // namespace
+
+ListWatch list_watch(kube::Client& client, const kube::Resource& resource, const std::string& ns) {
+  ListWatch lw;
+  lw.list = [&client, resource, ns](const kube::ListOptions& options) {
+    return client.list(resource, ns, options);
+  };
+  lw.watch = [&client, resource, ns](const kube::WatchOptions& options,
+                                     const std::function<bool(const kube::WatchEvent&)>& on_event,
+                                     kube::CancelToken cancel) {
+    client.watch(resource, ns, options, on_event, std::move(cancel));
+  };
+  lw.description = resource.resource + (ns.empty() ? " in all namespaces" : " in namespace " + ns);
+  return lw;
+}
+
+Informer::Informer(ListWatch list_watch, InformerOptions options)
+    : list_watch_(std::move(list_watch)), options_(std::move(options)) {}
+
+Informer::Informer(kube::Client& client, const kube::Resource& resource, const std::string& ns,
+                   const std::string& label_selector)
+    : Informer(list_watch(client, resource, ns),
+               InformerOptions{.label_selector = label_selector}) {}
+
+Informer::~Informer() { stop(); }
+
+void Informer::add_handler(EventHandler handler) {
+  std::lock_guard lock(dispatch_mu_);
+  for (const auto& object : store_.list()) call_handler(description(), handler.on_add, object);
+  handlers_.push_back(std::move(handler));
+}
+
+void Informer::start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Informer::stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  cancel_.cancel();
+  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+}
+
+std::string Informer::kind() const {
+  std::lock_guard lock(mu_);
+  return kind_;
+}
+
+std::string Informer::resource_version() const {
+  std::lock_guard lock(mu_);
+  return resource_version_;
+}
+
+bool Informer::sleep_for(std::chrono::milliseconds delay) {
+  std::unique_lock lock(mu_);
+  return !wake_.wait_for(lock, delay, [this] { return stopping_; });
+}
+
+void Informer::run() {
+  const std::string& what = description();
+  kube::BackoffPolicy policy{options_.initial_backoff, options_.max_backoff};
+  int failures = 0;
+  bool need_list = true;
+  auto last_list = std::chrono::steady_clock::time_point{};
+  while (true) {
+    {
+      std::lock_guard lock(mu_);
+      if (stopping_) return;
+    }
+    try {
+      if (need_list) {
+        last_list = std::chrono::steady_clock::now();
+        relist();
+        need_list = false;
+        failures = 0;
+      }
+      const auto started = std::chrono::steady_clock::now();
+      const bool got_events = watch_once();
+      // A watch that worked for a while means the server is fine again. One
+      // that ends at once without an event is retried with back-off, or a
+      // server doing that would make this loop spin.
+      if (got_events || std::chrono::steady_clock::now() - started >= std::chrono::seconds(1)) {
+        failures = 0;
+      } else if (!sleep_for(kube::backoff_delay(failures++, random01(), {}, policy))) {
+        return;
+      }
+    } catch (const kube::ResourceExpired& e) {
+      spdlog::info("informer {}: {}; relisting", what, e.what());
+      need_list = true;
+      // Relist at once, unless the last list was a moment ago (a server
+      // answering every watch with 410 must not get a list storm).
+      if (std::chrono::steady_clock::now() - last_list < std::chrono::seconds(1)) {
+        if (!sleep_for(kube::backoff_delay(failures++, random01(), {}, policy))) return;
+      }
+    } catch (const std::exception& e) {
+      if (cancel_.cancelled()) return;
+      const auto delay = kube::backoff_delay(failures++, random01(), {}, policy);
+      spdlog::warn("informer {}: {}; retrying in {} ms", what, e.what(), delay.count());
+      if (!sleep_for(delay)) return;
+    }
+  }
+}
+
+void Informer::relist() {
+  kube::ListOptions options;
+  options.label_selector = options_.label_selector;
+  nlohmann::json list = list_watch_.list(options);
+  ++lists_;
+
+  std::string kind = list.value("kind", "");
+  if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
+  const std::string api_version = list.value("apiVersion", "");
+  if (!kind.empty()) {
+    std::lock_guard lock(mu_);
+    kind_ = kind;
+  }
+
+  std::lock_guard dispatch(dispatch_mu_);
+  std::set<std::string> listed;
+  auto items = list.find("items");
+  if (items != list.end() && items->is_array()) {
+    for (auto& item : *items) {
+      if (!kind.empty()) item["kind"] = kind;
+      if (!api_version.empty()) item["apiVersion"] = api_version;
+      const std::string key = object_key(item);
+      listed.insert(key);
+      auto cached =
+          store_.get(item["metadata"].value("namespace", ""), item["metadata"].value("name", ""));
+      // Same version: nothing happened to it while we were not watching.
+      if (cached && resource_version_of(*cached) == resource_version_of(item)) continue;
+      auto object = std::make_shared<const nlohmann::json>(std::move(item));
+      auto old = store_.upsert(object);
+      if (old) {
+        dispatch_update(old, object);
+      } else {
+        dispatch_add(object);
+      }
+    }
+  }
+  for (const auto& cached : store_.list()) {
+    const std::string key = object_key(*cached);
+    if (listed.contains(key)) continue;
+    if (auto gone = store_.erase(key)) dispatch_delete(gone);
+  }
+  set_resource_version(list);
+  if (!synced_.exchange(true)) {
+    spdlog::info("informer {}: synced {} object(s)", description(), store_.size());
+  }
+}
+
+bool Informer::watch_once() {
+  kube::WatchOptions options;
+  options.resource_version = resource_version();
+  options.label_selector = options_.label_selector;
+  options.allow_bookmarks = true;
+  const auto min_timeout = options_.min_watch_timeout.count();
+  options.timeout_seconds = static_cast<int>(
+      min_timeout + static_cast<long>(random01() * static_cast<double>(min_timeout)));
+  bool got_events = false;
+  list_watch_.watch(
+      options,
+      [this, &got_events](const kube::WatchEvent& event) {
+        got_events = true;
+        apply_event(event);
+        std::lock_guard lock(mu_);
+        return !stopping_;
+      },
+      cancel_);
+  return got_events;
+}
+
+void Informer::apply_event(const kube::WatchEvent& event) {
+  if (event.type == "BOOKMARK") {
+    set_resource_version(event.object);
+    return;
+  }
+  std::lock_guard dispatch(dispatch_mu_);
+  const std::string key = object_key(event.object);
+  if (event.type == "ADDED" || event.type == "MODIFIED") {
+    auto object = std::make_shared<const nlohmann::json>(event.object);
+    auto old = store_.upsert(object);
+    if (!old) {
+      dispatch_add(object);
+    } else if (resource_version_of(*old) != resource_version_of(*object)) {
+      dispatch_update(old, object);
+    }
+  } else if (event.type == "DELETED") {
+    // Only what we had can be deleted: a delete of an unknown object would
+    // be an invented event.
+    if (store_.erase(key)) dispatch_delete(std::make_shared<const nlohmann::json>(event.object));
+  } else {
+    spdlog::warn("informer {}: ignoring watch event of type {}", description(), event.type);
+  }
+  set_resource_version(event.object);
+}
+
+void Informer::set_resource_version(const nlohmann::json& object) {
+  std::string version = resource_version_of(object);
+  if (version.empty()) return;
+  std::lock_guard lock(mu_);
+  resource_version_ = std::move(version);
+}
+
+void Informer::dispatch_add(const Store::Object& object) {
+  for (const auto& handler : handlers_) call_handler(description(), handler.on_add, object);
+}
+
+void Informer::dispatch_update(const Store::Object& old_object, const Store::Object& new_object) {
+  for (const auto& handler : handlers_) {
+    call_handler(description(), handler.on_update, old_object, new_object);
+  }
+}
+
+void Informer::dispatch_delete(const Store::Object& object) {
+  for (const auto& handler : handlers_) call_handler(description(), handler.on_delete, object);
+}
+
+}  // namespace runtime

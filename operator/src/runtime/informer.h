@@ -1,0 +1,135 @@
+// Informer: keeps a Store in step with the API server for one resource in one
+// namespace (or all) and one label selector, and tells event handlers what
+// changed. client-go's reflector + shared informer, in one class:
+//
+// - list, then watch from the list's resourceVersion with bookmarks;
+// - when a watch ends, resume from the last resourceVersion seen (an API
+//   server restart costs no relist and loses no event);
+// - on 410 Gone (the version is too old), relist and deliver the difference
+//   against the cache: adds, updates, and deletes of objects that vanished
+//   meanwhile;
+// - on any other error, back off (jittered, capped) and retry, forever.
+//
+// Handlers get the cached snapshots (see store.h). Objects from a list carry
+// "apiVersion" and "kind" like watched ones (the API server leaves them out
+// of list items).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kube/client.h"
+#include "runtime/store.h"
+
+namespace runtime {
+
+// The two API calls an informer makes. A plain struct of functions so tests
+// can wrap the real ones (count lists, force a 410).
+struct ListWatch {
+  std::function<nlohmann::json(const kube::ListOptions&)> list;
+  std::function<void(const kube::WatchOptions&, const std::function<bool(const kube::WatchEvent&)>&,
+                     kube::CancelToken)>
+      watch;
+  std::string description;  // for logs: "configmaps in namespace x"
+};
+
+// list/watch of `resource` in namespace `ns` ("" = all) through `client`,
+// which must outlive the returned functions.
+ListWatch list_watch(kube::Client& client, const kube::Resource& resource, const std::string& ns);
+
+// Callbacks for changes; any may be empty. They run on the informer's thread,
+// one at a time, in the order the changes happened, and must not block for
+// long (enqueue work, do not do it) nor call Informer::add_handler.
+struct EventHandler {
+  std::function<void(const Store::Object& object)> on_add;
+  std::function<void(const Store::Object& old_object, const Store::Object& new_object)> on_update;
+  // The object's last known state.
+  std::function<void(const Store::Object& object)> on_delete;
+};
+
+struct InformerOptions {
+  std::string label_selector;
+  // Retry back-off after errors: initial, doubling, capped, equal jitter.
+  std::chrono::milliseconds initial_backoff{800};
+  std::chrono::milliseconds max_backoff{30'000};
+  // Each watch asks the server to end it after a random time in
+  // [min_watch_timeout, 2 * min_watch_timeout), as client-go does, so that
+  // many informers do not all reconnect at once.
+  std::chrono::seconds min_watch_timeout{300};
+};
+
+// Threading: every member may be called from any thread.
+class Informer {
+ public:
+  explicit Informer(ListWatch list_watch, InformerOptions options = {});
+  // `resource` in namespace `ns` ("" = all) through `client`, filtered by
+  // `label_selector`; the client must outlive the informer.
+  Informer(kube::Client& client, const kube::Resource& resource, const std::string& ns,
+           const std::string& label_selector = {});
+  ~Informer();
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  // A handler added after start() first gets an add for every cached object.
+  void add_handler(EventHandler handler);
+
+  void start();
+  // Stops watching and joins the informer's thread. A list in flight is not
+  // interruptible: stop() may wait for it (bounded by the client's timeout).
+  void stop();
+
+  // True once the first list has been stored and handed to the handlers.
+  bool has_synced() const { return synced_.load(); }
+  Store& store() { return store_; }
+  const Store& store() const { return store_; }
+  const std::string& description() const { return list_watch_.description; }
+  // The objects' kind, learned from the first list ("ConfigMapList" gives
+  // "ConfigMap"); empty until then.
+  std::string kind() const;
+  // The last resourceVersion seen (list, event or bookmark).
+  std::string resource_version() const;
+  // Lists done so far: 1 after the first sync; more after 410s or errors.
+  std::uint64_t list_count() const { return lists_.load(); }
+
+ private:
+  void run();
+  void relist();
+  // Returns whether any event arrived.
+  bool watch_once();
+  void apply_event(const kube::WatchEvent& event);
+  void set_resource_version(const nlohmann::json& object);
+  // Sleeps up to `delay`; false when stopping.
+  bool sleep_for(std::chrono::milliseconds delay);
+  // REQUIRES: dispatch_mu_ held.
+  void dispatch_add(const Store::Object& object);
+  void dispatch_update(const Store::Object& old_object, const Store::Object& new_object);
+  void dispatch_delete(const Store::Object& object);
+
+  const ListWatch list_watch_;
+  const InformerOptions options_;
+  Store store_;
+  std::atomic<bool> synced_{false};
+  std::atomic<std::uint64_t> lists_{0};
+
+  // Held while a change is stored and handed to the handlers, so that a
+  // handler being added sees each change exactly once (replay or event).
+  std::mutex dispatch_mu_;
+  std::vector<EventHandler> handlers_;  // REQUIRES: dispatch_mu_ held
+
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  bool stopping_ = false;         // REQUIRES: mu_ held
+  std::string resource_version_;  // REQUIRES: mu_ held
+  std::string kind_;              // REQUIRES: mu_ held
+  kube::CancelToken cancel_;
+  std::thread thread_;
+};
+
+}  // namespace runtime

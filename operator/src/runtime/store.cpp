@@ -1,0 +1,146 @@
+#include "runtime/store.h"
+
+#include <mutex>
+
+namespace runtime {
+namespace {
+
+std::string string_at(const nlohmann::json& object, const char* field) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return {};
+  auto value = meta->find(field);
+  return value != meta->end() && value->is_string() ? value->get<std::string>() : std::string{};
+}
+
+std::string owner_uid(const nlohmann::json& object) {
+  const auto* owner = controller_owner(object);
+  if (owner == nullptr) return {};
+  auto uid = owner->find("uid");
+  return uid != owner->end() && uid->is_string() ? uid->get<std::string>() : std::string{};
+}
+
+// Label key=value pairs; "=" never occurs in a label key, so the pair is unambiguous.
+std::vector<std::string> label_pairs(const nlohmann::json& object) {
+  std::vector<std::string> pairs;
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return pairs;
+  auto labels = meta->find("labels");
+  if (labels == meta->end() || !labels->is_object()) return pairs;
+  for (const auto& [key, value] : labels->items()) {
+    if (value.is_string()) pairs.push_back(key + "=" + value.get<std::string>());
+  }
+  return pairs;
+}
+
+}  // namespace
+
+std::string object_key(const nlohmann::json& object) {
+  std::string ns = string_at(object, "namespace");
+  std::string name = string_at(object, "name");
+  return ns.empty() ? name : ns + "/" + name;
+}
+
+const nlohmann::json* controller_owner(const nlohmann::json& object) {
+  auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return nullptr;
+  auto refs = meta->find("ownerReferences");
+  if (refs == meta->end() || !refs->is_array()) return nullptr;
+  for (const auto& ref : *refs) {
+    auto controller = ref.find("controller");
+    if (controller != ref.end() && controller->is_boolean() && controller->get<bool>()) return &ref;
+  }
+  return nullptr;
+}
+
+Store::Object Store::get(std::string_view ns, std::string_view name) const {
+  std::string key = ns.empty() ? std::string(name) : std::string(ns) + "/" + std::string(name);
+  std::shared_lock lock(mu_);
+  auto it = objects_.find(key);
+  return it == objects_.end() ? nullptr : it->second;
+}
+
+std::vector<Store::Object> Store::list(std::string_view ns) const {
+  std::vector<Object> out;
+  std::shared_lock lock(mu_);
+  if (ns.empty()) {
+    out.reserve(objects_.size());
+    for (const auto& [key, object] : objects_) out.push_back(object);
+    return out;
+  }
+  // '0' follows '/' in ASCII: [ns/, ns0) holds exactly the keys of ns.
+  const std::string first = std::string(ns) + "/";
+  const std::string last = std::string(ns) + "0";
+  for (auto it = objects_.lower_bound(first); it != objects_.end() && it->first < last; ++it) {
+    out.push_back(it->second);
+  }
+  return out;
+}
+
+std::vector<Store::Object> Store::list_by_owner(std::string_view owner_uid) const {
+  std::shared_lock lock(mu_);
+  auto it = by_owner_.find(owner_uid);
+  return lookup_locked(it == by_owner_.end() ? nullptr : &it->second);
+}
+
+std::vector<Store::Object> Store::list_by_label(std::string_view key,
+                                                std::string_view value) const {
+  std::string pair = std::string(key) + "=" + std::string(value);
+  std::shared_lock lock(mu_);
+  auto it = by_label_.find(pair);
+  return lookup_locked(it == by_label_.end() ? nullptr : &it->second);
+}
+
+std::size_t Store::size() const {
+  std::shared_lock lock(mu_);
+  return objects_.size();
+}
+
+Store::Object Store::upsert(Object object) {
+  std::string key = object_key(*object);
+  std::unique_lock lock(mu_);
+  auto& slot = objects_[key];
+  Object old = std::move(slot);
+  if (old) unindex_locked(key, *old);
+  index_locked(key, *object);
+  slot = std::move(object);
+  return old;
+}
+
+Store::Object Store::erase(const std::string& key) {
+  std::unique_lock lock(mu_);
+  auto it = objects_.find(key);
+  if (it == objects_.end()) return nullptr;
+  Object old = std::move(it->second);
+  objects_.erase(it);
+  unindex_locked(key, *old);
+  return old;
+}
+
+void Store::index_locked(const std::string& key, const nlohmann::json& object) {
+  if (auto uid = owner_uid(object); !uid.empty()) by_owner_[uid].insert(key);
+  for (auto& pair : label_pairs(object)) by_label_[pair].insert(key);
+}
+
+void Store::unindex_locked(const std::string& key, const nlohmann::json& object) {
+  // Empty index entries are dropped so the indexes shrink with the cache.
+  auto drop = [&key](auto& index, const std::string& entry) {
+    auto it = index.find(entry);
+    if (it == index.end()) return;
+    it->second.erase(key);
+    if (it->second.empty()) index.erase(it);
+  };
+  if (auto uid = owner_uid(object); !uid.empty()) drop(by_owner_, uid);
+  for (auto& pair : label_pairs(object)) drop(by_label_, pair);
+}
+
+std::vector<Store::Object> Store::lookup_locked(const std::set<std::string>* keys) const {
+  std::vector<Object> out;
+  if (keys == nullptr) return out;
+  out.reserve(keys->size());
+  for (const auto& key : *keys) {
+    if (auto it = objects_.find(key); it != objects_.end()) out.push_back(it->second);
+  }
+  return out;
+}
+
+}  // namespace runtime

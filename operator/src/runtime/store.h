@@ -1,0 +1,63 @@
+// The cache of one kind of object, filled by an Informer and read by
+// reconcilers, with indexes by controller owner and by label.
+//
+// Objects are shared immutable snapshots: readers get shared_ptr<const json>
+// that never change; an update stores a new object rather than modifying the
+// old one. A reader may therefore keep what it got for as long as it likes,
+// without copies and without holding any lock, and two reads within one
+// reconcile may see two different versions (as with any cache).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <set>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace runtime {
+
+// "namespace/name", or "name" for a cluster-scoped object.
+std::string object_key(const nlohmann::json& object);
+// The ownerReference with controller: true, or null.
+const nlohmann::json* controller_owner(const nlohmann::json& object);
+
+// Threading: safe to use from many threads; readers share a lock.
+class Store {
+ public:
+  using Object = std::shared_ptr<const nlohmann::json>;
+
+  // Null when absent.
+  Object get(std::string_view ns, std::string_view name) const;
+  // Every object, or those of namespace `ns`, sorted by namespace/name.
+  std::vector<Object> list(std::string_view ns = {}) const;
+  // Objects whose controller ownerReference has this uid.
+  std::vector<Object> list_by_owner(std::string_view owner_uid) const;
+  // Objects carrying the label key=value.
+  std::vector<Object> list_by_label(std::string_view key, std::string_view value) const;
+  std::size_t size() const;
+
+  // Writers; the Informer is the only one in the operator.
+  // Stores `object` under its key; returns the object it replaced (null if new).
+  Object upsert(Object object);
+  // Removes the object; returns it (null if it was not there).
+  Object erase(const std::string& key);
+
+ private:
+  void index_locked(const std::string& key, const nlohmann::json& object);     // REQUIRES: mu_ held
+  void unindex_locked(const std::string& key, const nlohmann::json& object);   // REQUIRES: mu_ held
+  std::vector<Object> lookup_locked(const std::set<std::string>* keys) const;  // REQUIRES: mu_ held
+
+  mutable std::shared_mutex mu_;
+  // Sorted by key, so a namespace is the key range "ns/"..."ns0".
+  std::map<std::string, Object, std::less<>> objects_;  // REQUIRES: mu_ held
+  std::map<std::string, std::set<std::string>, std::less<>>
+      by_owner_;  // REQUIRES: mu_ held; uid -> keys
+  std::map<std::string, std::set<std::string>, std::less<>>
+      by_label_;  // REQUIRES: mu_ held; "k=v" -> keys
+};
+
+}  // namespace runtime
