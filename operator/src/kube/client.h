@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -49,7 +50,7 @@ extern const Resource customresourcedefinitions;
 struct ListOptions {
   std::string label_selector;
   std::string field_selector;
-  int limit = 500;  // page size; list() follows `continue` until done
+  int limit = 500;               // page size; list() follows `continue` until done
   std::string resource_version;  // "" = most recent (quorum read)
 };
 
@@ -81,14 +82,21 @@ struct WatchEvent {
 // Cancels a watch from another thread; the watch returns promptly.
 class CancelToken {
  public:
+  CancelToken();  // out of line: State is only complete in client.cpp
   void cancel() noexcept;
   bool cancelled() const noexcept;
   // Internal: lets the watch register a callback run by cancel().
   void on_cancel(std::function<void()> callback);
+  // Internal: on_cancel that can be undone, for a token shared by many
+  // watches over time (e.g. one shutdown token). Runs `callback` at once and
+  // returns 0 if already cancelled. Callbacks run under the token's lock:
+  // they must not call back into the token.
+  std::uint64_t add_callback(std::function<void()> callback);
+  void remove_callback(std::uint64_t id);
 
  private:
   struct State;
-  std::shared_ptr<State> state_ = std::make_shared<State>();
+  std::shared_ptr<State> state_;  // shared by copies: a copy cancels the same watch
 };
 
 // What happened on one HTTP request, for metrics (rest_client_requests_total,
@@ -97,16 +105,16 @@ struct RequestInfo {
   std::string method;  // GET, POST, ...
   std::string verb;    // get, list, create, update, patch, apply, delete, watch
   std::string host;
-  int code = 0;        // 0 = no HTTP answer (transport error)
+  int code = 0;  // 0 = no HTTP answer (transport error)
   std::chrono::nanoseconds latency{};
 };
 
 struct ClientOptions {
-  double qps = 20;  // --kube-api-qps (token bucket refill per second)
-  int burst = 30;   // --kube-api-burst
-  int max_retries = 5;  // idempotent calls only: connection errors, 429, 5xx
+  double qps = 20;                           // --kube-api-qps (token bucket refill per second)
+  int burst = 30;                            // --kube-api-burst
+  int max_retries = 5;                       // idempotent calls only: connection errors, 429, 5xx
   std::chrono::seconds request_timeout{30};  // every non-watch request
-  std::string user_agent;  // default "sreracha-operator/<version>"
+  std::string user_agent;                    // default "sreracha-operator/<version>"
   std::function<void(const RequestInfo&)> on_request;  // optional
 };
 
@@ -118,6 +126,11 @@ class Client {
   Client& operator=(const Client&) = delete;
 
   const Config& config() const;
+  // TLS connections opened so far (one handshake each). Sequential calls
+  // reuse one or two (cpprestsdk pools a connection just after the answer,
+  // so a call that follows at once may open a second); each open watch
+  // holds one more.
+  std::uint64_t connections_opened() const;
 
   // `ns` is ignored for cluster-scoped resources. `subresource` is e.g.
   // "status" or "scale"; empty = the object itself.
@@ -132,8 +145,8 @@ class Client {
   // stale one throws ApiError with reason Conflict).
   json replace(const Resource& r, std::string_view ns, std::string_view name, const json& object,
                std::string_view subresource = {});
-  json merge_patch(const Resource& r, std::string_view ns, std::string_view name,
-                   const json& patch, std::string_view subresource = {});
+  json merge_patch(const Resource& r, std::string_view ns, std::string_view name, const json& patch,
+                   std::string_view subresource = {});
   // Server-side apply (application/apply-patch+yaml). object must carry
   // apiVersion, kind and metadata.name.
   json apply(const Resource& r, std::string_view ns, std::string_view name, const json& object,
@@ -142,7 +155,8 @@ class Client {
   void remove(const Resource& r, std::string_view ns, std::string_view name,
               const DeleteOptions& options = {});
   // POST pods/<name>/eviction; a PodDisruptionBudget refusal throws ApiError
-  // with code 429 (TooManyRequests) and is not retried.
+  // with code 429 (TooManyRequests) and is not retried. Returns normally when
+  // the pod is already gone.
   void evict(std::string_view ns, std::string_view pod, const DeleteOptions& options = {});
 
   // Streams events to on_event until the server ends the watch (returns

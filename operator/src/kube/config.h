@@ -17,11 +17,12 @@ struct ExecConfig {
   std::vector<std::string> args;
   std::vector<std::pair<std::string, std::string>> env;
   std::string interactive_mode;  // Never, IfAvailable, Always
+  std::string install_hint{};    // shown when the command cannot be run
 };
 
 struct Config {
-  std::string server;        // https://127.0.0.1:6443
-  std::string ca_pem;        // certificate-authority(-data), PEM
+  std::string server;  // https://127.0.0.1:6443
+  std::string ca_pem;  // certificate-authority(-data), PEM
   bool insecure_skip_tls_verify = false;
   std::string tls_server_name;
   std::string client_cert_pem;
@@ -30,8 +31,8 @@ struct Config {
   std::string token_file;      // re-read periodically (projected tokens rotate)
   std::optional<ExecConfig> exec;
   std::string namespace_ = "default";  // the context's namespace
-  std::string context;      // the context used ("" in-cluster)
-  std::string source;       // where it came from, for messages
+  std::string context;                 // the context used ("" in-cluster)
+  std::string source;                  // where it came from, for messages
 };
 
 struct LoadOptions {

@@ -5,6 +5,9 @@
 
 #include <stdexcept>
 #include <string>
+#include <string_view>
+
+#include <nlohmann/json_fwd.hpp>
 
 namespace kube {
 
@@ -32,8 +35,8 @@ class ApiError : public Error {
   ApiError(int code, std::string reason, std::string message, const std::string& what);
 
   int code() const noexcept { return code_; }
-  const std::string& reason() const noexcept { return reason_; }   // "NotFound", "Conflict", ...
-  const std::string& message() const noexcept { return message_; } // the server's message
+  const std::string& reason() const noexcept { return reason_; }    // "NotFound", "Conflict", ...
+  const std::string& message() const noexcept { return message_; }  // the server's message
 
   bool is_not_found() const noexcept { return code_ == 404; }
   bool is_already_exists() const noexcept { return reason_ == "AlreadyExists"; }
@@ -55,5 +58,27 @@ class ResourceExpired : public ApiError {
  public:
   using ApiError::ApiError;
 };
+
+// A decoded metav1.Status: what the server said about a failed call.
+struct Status {
+  int code = 0;
+  std::string reason;   // "NotFound", "Conflict", ...
+  std::string message;  // the server's own words
+};
+
+// The reason client-go assumes when an error answer carries no Status:
+// 404 -> NotFound, 409 -> Conflict, 410 -> Gone, 429 -> TooManyRequests, ...
+std::string reason_for_code(int code);
+
+// Decodes an error answer. A Status body gives code, reason and message; any
+// other body (a proxy's HTML, plain text) gives the reason for the HTTP code
+// and the start of the body as message.
+Status decode_status(int http_code, std::string_view body);
+// The same for a Status object already parsed (a watch ERROR event).
+Status decode_status_object(int http_code, const nlohmann::json& status);
+
+// Throws ApiError, or ResourceExpired for 410, with the message
+//   "<what>: <reason> (<code>): <message>".
+[[noreturn]] void throw_api_error(const Status& status, std::string_view what);
 
 }  // namespace kube

@@ -1,0 +1,564 @@
+#include "kube/client.h"
+
+#include <openssl/ssl.h>
+
+#include <map>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include <cpprest/containerstream.h>
+#include <cpprest/http_client.h>
+#include <spdlog/spdlog.h>
+
+#include "kube/backoff.h"
+#include "kube/credentials.h"
+#include "kube/paths.h"
+#include "kube/rate_limiter.h"
+#include "version.h"
+
+namespace kube {
+
+namespace http = web::http;
+using http::client::http_client;
+
+// ---------------------------------------------------------------- CancelToken
+
+struct CancelToken::State {
+  std::mutex mu;
+  bool cancelled = false;                                    // REQUIRES: mu held
+  std::uint64_t next_id = 1;                                 // REQUIRES: mu held
+  std::map<std::uint64_t, std::function<void()>> callbacks;  // REQUIRES: mu held
+};
+
+CancelToken::CancelToken() : state_(std::make_shared<State>()) {}
+
+void CancelToken::cancel() noexcept {
+  std::lock_guard lock(state_->mu);
+  if (state_->cancelled) return;
+  state_->cancelled = true;
+  for (auto& [id, callback] : state_->callbacks) {
+    try {
+      callback();
+    } catch (...) {  // cancel() must not throw; a failed abort only delays the watch's end
+    }
+  }
+  state_->callbacks.clear();
+}
+
+bool CancelToken::cancelled() const noexcept {
+  std::lock_guard lock(state_->mu);
+  return state_->cancelled;
+}
+
+void CancelToken::on_cancel(std::function<void()> callback) { add_callback(std::move(callback)); }
+
+std::uint64_t CancelToken::add_callback(std::function<void()> callback) {
+  std::lock_guard lock(state_->mu);
+  if (state_->cancelled) {
+    callback();
+    return 0;
+  }
+  const auto id = state_->next_id++;
+  state_->callbacks.emplace(id, std::move(callback));
+  return id;
+}
+
+void CancelToken::remove_callback(std::uint64_t id) {
+  std::lock_guard lock(state_->mu);
+  state_->callbacks.erase(id);
+}
+
+// --------------------------------------------------------------------- Client
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What the TLS layer needs; immutable once built, shared with the SSL
+// context callback of every connection.
+struct TlsMaterial {
+  std::string ca_pem;
+  std::string cert_pem;
+  std::string key_pem;
+};
+
+void configure_tls(boost::asio::ssl::context& context, const TlsMaterial& tls) {
+  if (!tls.ca_pem.empty()) {
+    // Trust only the configured CA, as client-go does, not the system store
+    // that cpprestsdk loads by default.
+    SSL_CTX_set_cert_store(context.native_handle(), X509_STORE_new());
+    context.add_certificate_authority(boost::asio::buffer(tls.ca_pem));
+  }
+  if (!tls.cert_pem.empty()) {
+    context.use_certificate_chain(boost::asio::buffer(tls.cert_pem));
+    context.use_private_key(boost::asio::buffer(tls.key_pem), boost::asio::ssl::context::pem);
+  }
+}
+
+double random01() {
+  thread_local std::mt19937_64 engine{std::random_device{}()};
+  return std::uniform_real_distribution<double>(0.0, 1.0)(engine);
+}
+
+// One API call as the retry loop sees it.
+struct Call {
+  http::method method;
+  std::string verb;  // get, list, create, update, patch, apply, delete, watch, evict
+  std::string path;  // path and query
+  std::string what;  // "get configmaps default/web", for messages
+  std::optional<std::string> body;
+  std::string content_type;
+  bool idempotent = true;
+
+  Call(http::method m, std::string v, std::string p, std::string w,
+       std::optional<std::string> b = std::nullopt, std::string type = {})
+      : method(std::move(m)),
+        verb(std::move(v)),
+        path(std::move(p)),
+        what(std::move(w)),
+        body(std::move(b)),
+        content_type(std::move(type)) {}
+};
+
+std::string transport_message(const std::exception& e) {
+  if (const auto* http_error = dynamic_cast<const http::http_exception*>(&e)) {
+    const auto code = http_error->error_code();
+    if (code == std::errc::timed_out) return std::string(e.what()) + ": timed out";
+    if (code && std::string(e.what()).find(code.message()) == std::string::npos) {
+      return std::string(e.what()) + ": " + code.message();
+    }
+  }
+  return e.what();
+}
+
+// Runs `action` on scope exit.
+template <typename F>
+struct ScopeExit {
+  F action;
+  ~ScopeExit() { action(); }
+};
+template <typename F>
+ScopeExit(F) -> ScopeExit<F>;
+
+}  // namespace
+
+struct Client::Impl {
+  Impl(Config c, ClientOptions o)
+      : config(std::move(c)),
+        options(std::move(o)),
+        credentials(config),
+        limiter(options.qps, options.burst),
+        connections(std::make_shared<std::atomic<std::uint64_t>>(0)) {
+    if (options.user_agent.empty()) {
+      options.user_agent = std::string("sreracha-operator/") + sreracha::version();
+    }
+    if (config.server.empty()) throw ConfigError(config.source + ": no server address");
+    try {
+      server_uri = web::uri(config.server);
+    } catch (const std::exception& e) {
+      throw ConfigError(config.source + ": server \"" + config.server +
+                        "\" is not a URL: " + e.what());
+    }
+    host = server_uri.host();
+    set_tls(config.client_cert_pem, config.client_key_pem);
+  }
+
+  // Replaces the TLS material (at start, or when an exec plugin hands out a
+  // new client certificate). Checks it now, so that a bad PEM is a clear
+  // ConfigError instead of a failure inside a connection attempt.
+  void set_tls(const std::string& cert_pem, const std::string& key_pem) {
+    auto material = std::make_shared<TlsMaterial>(TlsMaterial{config.ca_pem, cert_pem, key_pem});
+    try {
+      boost::asio::ssl::context probe(boost::asio::ssl::context::sslv23);
+      configure_tls(probe, *material);
+    } catch (const std::exception& e) {
+      throw ConfigError(config.source +
+                        ": CA, client certificate or key is not valid PEM: " + e.what());
+    }
+    std::lock_guard lock(mu);
+    tls = std::move(material);
+    clients.clear();  // new connections, new certificate; in-flight calls keep theirs
+  }
+
+  // The http_client for calls with this client-side timeout. One per timeout
+  // because cpprestsdk fixes the timeout per client; reusing it is what makes
+  // cpprestsdk pool connections (keep-alive).
+  std::shared_ptr<http_client> client_for(std::chrono::seconds timeout) {
+    std::lock_guard lock(mu);
+    if (auto it = clients.find(timeout.count()); it != clients.end()) return it->second;
+    // Callers that vary watch timeouts must not grow this forever; dropping
+    // an entry only drops its idle pooled connections (calls in flight hold
+    // their client).
+    if (clients.size() >= 8)
+      std::erase_if(clients, [&](const auto& entry) {
+        return entry.first != options.request_timeout.count();
+      });
+    auto& slot = clients[timeout.count()];
+    http::client::http_client_config cfg;
+    cfg.set_timeout(timeout);
+    cfg.set_validate_certificates(!config.insecure_skip_tls_verify);
+    // The API server does not redirect, and cpprestsdk would carry our
+    // Authorization header to wherever a redirect pointed. Off also saves a
+    // continuation (a thread hop) per request.
+    cfg.set_max_redirects(0);
+    cfg.set_ssl_context_callback(
+        [material = tls, counter = connections](boost::asio::ssl::context& context) {
+          counter->fetch_add(1);
+          configure_tls(context, *material);
+        });
+    slot = std::make_shared<http_client>(server_uri, cfg);
+    return slot;
+  }
+
+  // The Authorization header; adopts a new client certificate from an exec
+  // plugin when it brought one.
+  std::string authorization() {
+    auto header = credentials.authorization();
+    if (config.exec) {
+      auto [cert, key] = credentials.exec_client_certificate();
+      bool changed = false;
+      {
+        std::lock_guard lock(mu);
+        changed = !cert.empty() && (cert != tls->cert_pem || key != tls->key_pem);
+      }
+      if (changed) set_tls(cert, key);
+    }
+    return header;
+  }
+
+  http::http_request build(const Call& call, const std::string& authorization) const {
+    http::http_request request(call.method);
+    request.set_request_uri(call.path);
+    auto& headers = request.headers();
+    headers.add("Accept", "application/json");
+    headers.add("User-Agent", options.user_agent);
+    if (!authorization.empty()) headers.add("Authorization", authorization);
+    // cpprestsdk verifies the certificate (and sends SNI) for the Host
+    // header's name when one is set: that is how tls-server-name works here.
+    if (!config.tls_server_name.empty()) headers.add("Host", config.tls_server_name);
+    if (call.body) request.set_body(*call.body, call.content_type);
+    return request;
+  }
+
+  // Metrics and the debug log; never headers or bodies (tokens, Secret data).
+  void record(const Call& call, int code, Clock::time_point start) const {
+    const auto latency = Clock::now() - start;
+    spdlog::debug("kube: {} {} -> {} in {:.1f} ms", call.method, call.path,
+                  code == 0 ? std::string("transport error") : std::to_string(code),
+                  std::chrono::duration<double, std::milli>(latency).count());
+    if (options.on_request) {
+      options.on_request(
+          RequestInfo{call.method, call.verb, host, code,
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(latency)});
+    }
+  }
+
+  void sleep_before_retry(const Call& call, int attempt, std::string_view why,
+                          std::optional<std::chrono::seconds> retry_after = {}) const {
+    const auto delay = backoff_delay(attempt, random01(), retry_after);
+    spdlog::debug("kube: {}: {}; retry {} of {} in {} ms", call.what, why, attempt + 1,
+                  options.max_retries, delay.count());
+    std::this_thread::sleep_for(delay);
+  }
+
+  // Sends a non-watch call with rate limiting, retries and re-authentication;
+  // returns the body of a 2xx answer, throws otherwise.
+  std::string send(const Call& call) {
+    bool reauthenticated = false;
+    for (int attempt = 0;; ++attempt) {
+      limiter.acquire();
+      const auto http = client_for(options.request_timeout);
+      auto request = build(call, authorization());
+      const auto start = Clock::now();
+      int code = 0;
+      std::string body;
+      std::optional<std::chrono::seconds> retry_after;
+      try {
+        auto response = http->request(request).get();
+        code = response.status_code();
+        body = response.extract_utf8string(true).get();
+        if (auto it = response.headers().find("Retry-After"); it != response.headers().end()) {
+          retry_after = parse_retry_after(it->second);
+        }
+      } catch (const std::exception& e) {
+        record(call, 0, start);
+        if (call.idempotent && attempt < options.max_retries) {
+          sleep_before_retry(call, attempt, transport_message(e));
+          continue;
+        }
+        throw TransportError(call.what + ": " + transport_message(e) + " (server " + config.server +
+                             ")");
+      }
+      record(call, code, start);
+      if (code >= 200 && code < 300) return body;
+      // A rotated token or an expired exec credential: fetch anew, once.
+      if (code == 401 && !reauthenticated && credentials.invalidate()) {
+        reauthenticated = true;
+        continue;
+      }
+      if (call.idempotent && is_retryable_status(code) && attempt < options.max_retries) {
+        sleep_before_retry(call, attempt, "HTTP " + std::to_string(code), retry_after);
+        continue;
+      }
+      throw_api_error(decode_status(code, body), call.what);
+    }
+  }
+
+  json send_json(const Call& call) {
+    const auto body = send(call);
+    auto parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (parsed.is_discarded()) throw Error(call.what + ": the answer is not JSON");
+    return parsed;
+  }
+
+  void require_namespace(const Resource& r, std::string_view ns, std::string_view verb,
+                         std::string_view name) const {
+    if (r.namespaced && ns.empty()) {
+      throw Error(std::string(verb) + " " + r.resource + " " + std::string(name) +
+                  ": a namespace is required for a namespaced resource");
+    }
+  }
+
+  const Config config;
+  ClientOptions options;
+  Credentials credentials;
+  TokenBucket limiter;
+  web::uri server_uri;
+  std::string host;
+  std::shared_ptr<std::atomic<std::uint64_t>> connections;
+
+  std::mutex mu;
+  std::shared_ptr<const TlsMaterial> tls;                     // REQUIRES: mu held
+  std::map<long long, std::shared_ptr<http_client>> clients;  // REQUIRES: mu held; by timeout
+};
+
+Client::Client(Config config, ClientOptions options)
+    : impl_(std::make_unique<Impl>(std::move(config), std::move(options))) {}
+
+Client::~Client() = default;
+
+const Config& Client::config() const { return impl_->config; }
+
+std::uint64_t Client::connections_opened() const { return impl_->connections->load(); }
+
+json Client::get(const Resource& r, std::string_view ns, std::string_view name,
+                 std::string_view subresource) {
+  impl_->require_namespace(r, ns, "get", name);
+  return impl_->send_json({http::methods::GET, "get", object_path(r, ns, name, subresource),
+                           "get " + describe(r, ns, name, subresource)});
+}
+
+json Client::list(const Resource& r, std::string_view ns, const ListOptions& options) {
+  const std::string what = "list " + describe(r, ns, {});
+  json result;
+  std::string continue_token;
+  do {
+    // resourceVersion belongs to the first page only; the continue token
+    // carries the snapshot from then on (the server rejects both).
+    const auto query = query_string({
+        {"labelSelector", options.label_selector},
+        {"fieldSelector", options.field_selector},
+        {"limit", options.limit > 0 ? std::to_string(options.limit) : ""},
+        {"continue", continue_token},
+        {"resourceVersion", continue_token.empty() ? options.resource_version : ""},
+    });
+    json page =
+        impl_->send_json({http::methods::GET, "list", collection_path(r, ns) + query, what});
+    json items = page.contains("items") && page["items"].is_array() ? std::move(page["items"])
+                                                                    : json::array();
+    if (!page["metadata"].is_object()) page["metadata"] = json::object();
+    continue_token = page["metadata"].value("continue", "");
+    if (result.is_null()) {
+      result = std::move(page);
+      result["items"] = std::move(items);
+    } else {
+      for (auto& item : items) result["items"].push_back(std::move(item));
+    }
+  } while (!continue_token.empty());
+  result["metadata"].erase("continue");
+  result["metadata"].erase("remainingItemCount");
+  return result;
+}
+
+json Client::create(const Resource& r, std::string_view ns, const json& object,
+                    std::string_view subresource) {
+  const std::string name = object.contains("metadata") ? object["metadata"].value("name", "") : "";
+  impl_->require_namespace(r, ns, "create", name);
+  // A subresource (binding, eviction, token) is created under its object.
+  const auto path =
+      subresource.empty() ? collection_path(r, ns) : object_path(r, ns, name, subresource);
+  Call call{
+      http::methods::POST, "create",          path, "create " + describe(r, ns, name, subresource),
+      object.dump(),       "application/json"};
+  call.idempotent = false;  // a retried POST could create twice, or fail with AlreadyExists
+  return impl_->send_json(call);
+}
+
+json Client::replace(const Resource& r, std::string_view ns, std::string_view name,
+                     const json& object, std::string_view subresource) {
+  impl_->require_namespace(r, ns, "update", name);
+  return impl_->send_json({http::methods::PUT, "update", object_path(r, ns, name, subresource),
+                           "update " + describe(r, ns, name, subresource), object.dump(),
+                           "application/json"});
+}
+
+json Client::merge_patch(const Resource& r, std::string_view ns, std::string_view name,
+                         const json& patch, std::string_view subresource) {
+  impl_->require_namespace(r, ns, "patch", name);
+  // A merge patch sets fields to given values: sending it twice is harmless.
+  return impl_->send_json({http::methods::PATCH, "patch", object_path(r, ns, name, subresource),
+                           "patch " + describe(r, ns, name, subresource), patch.dump(),
+                           "application/merge-patch+json"});
+}
+
+json Client::apply(const Resource& r, std::string_view ns, std::string_view name,
+                   const json& object, const ApplyOptions& options, std::string_view subresource) {
+  impl_->require_namespace(r, ns, "apply", name);
+  const auto query = query_string(
+      {{"fieldManager", options.field_manager}, {"force", options.force ? "true" : ""}});
+  // JSON is YAML, so the object goes as is under the apply content type.
+  return impl_->send_json({http::methods::PATCH, "apply",
+                           object_path(r, ns, name, subresource) + query,
+                           "apply " + describe(r, ns, name, subresource), object.dump(),
+                           "application/apply-patch+yaml"});
+}
+
+namespace {
+json delete_options_json(const DeleteOptions& options) {
+  json body = {{"apiVersion", "v1"}, {"kind", "DeleteOptions"}};
+  if (!options.propagation_policy.empty()) body["propagationPolicy"] = options.propagation_policy;
+  if (options.grace_period_seconds) body["gracePeriodSeconds"] = *options.grace_period_seconds;
+  if (options.precondition_uid) body["preconditions"]["uid"] = *options.precondition_uid;
+  if (options.precondition_resource_version) {
+    body["preconditions"]["resourceVersion"] = *options.precondition_resource_version;
+  }
+  return body;
+}
+}  // namespace
+
+void Client::remove(const Resource& r, std::string_view ns, std::string_view name,
+                    const DeleteOptions& options) {
+  impl_->require_namespace(r, ns, "delete", name);
+  try {
+    impl_->send({http::methods::DEL, "delete", object_path(r, ns, name),
+                 "delete " + describe(r, ns, name), delete_options_json(options).dump(),
+                 "application/json"});
+  } catch (const ApiError& e) {
+    if (!e.is_not_found()) throw;  // gone already: what the caller wanted
+  }
+}
+
+void Client::evict(std::string_view ns, std::string_view pod, const DeleteOptions& options) {
+  const json eviction = {{"apiVersion", "policy/v1"},
+                         {"kind", "Eviction"},
+                         {"metadata", {{"name", pod}, {"namespace", ns}}},
+                         {"deleteOptions", delete_options_json(options)}};
+  Call call{http::methods::POST,
+            "evict",
+            object_path(resources::pods, ns, pod, "eviction"),
+            "evict " + describe(resources::pods, ns, pod),
+            eviction.dump(),
+            "application/json"};
+  // A 429 here is a PodDisruptionBudget saying no: the caller decides when to
+  // try again, not the retry loop.
+  call.idempotent = false;
+  try {
+    impl_->send(call);
+  } catch (const ApiError& e) {
+    if (!e.is_not_found()) throw;
+  }
+}
+
+void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& options,
+                   const std::function<bool(const WatchEvent&)>& on_event, CancelToken cancel) {
+  const auto query = query_string({
+      {"watch", "true"},
+      {"resourceVersion", options.resource_version},
+      {"allowWatchBookmarks", options.allow_bookmarks ? "true" : ""},
+      {"timeoutSeconds",
+       options.timeout_seconds > 0 ? std::to_string(options.timeout_seconds) : ""},
+      {"labelSelector", options.label_selector},
+      {"fieldSelector", options.field_selector},
+  });
+  const Call call{http::methods::GET, "watch", collection_path(r, ns) + query,
+                  "watch " + describe(r, ns, {})};
+
+  // cpprestsdk's client timeout fires when no bytes arrived for that long
+  // (measured with 2.10.18: events every second kept a 3 s timeout alive for
+  // 10 s). A quiet watch receives nothing until a bookmark (about once a
+  // minute) or the server's end at timeoutSeconds, so the client timeout must
+  // outlast timeoutSeconds or quiet watches would die as timeouts.
+  // Whole minutes, so that watches with randomised timeouts (as reflectors
+  // use) share a few clients and their pooled connections.
+  const auto client_timeout =
+      options.timeout_seconds > 0
+          ? std::chrono::seconds((options.timeout_seconds + 30 + 59) / 60 * 60)
+          : std::chrono::seconds(24 * 3600);
+
+  // Cancelling closes the connection, which fails the pending read at once.
+  pplx::cancellation_token_source abort;
+  const auto callback_id = cancel.add_callback([abort]() { abort.cancel(); });
+  // Leaving early (on_event said stop, or threw) must also abort the stream,
+  // or the half-read connection would linger.
+  ScopeExit cleanup{[&]() {
+    cancel.remove_callback(callback_id);
+    abort.cancel();
+  }};
+  if (cancel.cancelled()) return;
+
+  http::http_response response;
+  for (bool reauthenticated = false;;) {
+    impl_->limiter.acquire();
+    const auto http = impl_->client_for(client_timeout);
+    auto request = impl_->build(call, impl_->authorization());
+    const auto start = Clock::now();
+    try {
+      response = http->request(request, abort.get_token()).get();
+    } catch (const std::exception& e) {
+      impl_->record(call, 0, start);
+      if (cancel.cancelled()) return;
+      throw TransportError(call.what + ": " + transport_message(e) + " (server " +
+                           impl_->config.server + ")");
+    }
+    const int code = response.status_code();
+    impl_->record(call, code, start);  // latency = until the headers arrived
+    if (code == 200) break;
+    const auto body = response.extract_utf8string(true).get();
+    if (code == 401 && !reauthenticated && impl_->credentials.invalidate()) {
+      reauthenticated = true;
+      continue;
+    }
+    throw_api_error(decode_status(code, body), call.what);
+  }
+
+  // One JSON event per line, handed out as soon as its line is complete.
+  auto stream = response.body();
+  for (;;) {
+    concurrency::streams::container_buffer<std::string> line;
+    std::size_t length = 0;
+    try {
+      length = stream.read_line(line).get();
+    } catch (const std::exception& e) {
+      if (cancel.cancelled()) return;
+      throw TransportError(call.what + ": the stream broke: " + transport_message(e));
+    }
+    if (cancel.cancelled()) return;
+    if (length == 0) {
+      if (stream.is_eof()) return;  // the server ended the watch (timeoutSeconds)
+      continue;
+    }
+    auto event = json::parse(line.collection(), nullptr, /*allow_exceptions=*/false);
+    if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) {
+      throw Error(call.what + ": malformed watch event");
+    }
+    WatchEvent watch_event{event["type"].get<std::string>(), std::move(event["object"])};
+    if (watch_event.type == "ERROR") {
+      // 410 here means the resourceVersion is too old: ResourceExpired.
+      throw_api_error(decode_status_object(500, watch_event.object), call.what);
+    }
+    if (!on_event(watch_event)) return;
+  }
+}
+
+}  // namespace kube

@@ -1,0 +1,73 @@
+// Where the Authorization header comes from: a static token, a token file
+// (projected service-account tokens rotate), or an exec credential plugin
+// (client.authentication.k8s.io, e.g. `aws eks get-token`).
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kube/config.h"
+
+namespace kube {
+
+// What an exec plugin printed (ExecCredential.status).
+struct ExecCredential {
+  std::string token;
+  std::string client_cert_pem;
+  std::string client_key_pem;
+  std::optional<std::chrono::system_clock::time_point> expiration;  // none = until a 401
+};
+
+// Parses a plugin's stdout; it must be an ExecCredential of the configured
+// apiVersion with a token or a client certificate and key. Throws ConfigError.
+ExecCredential parse_exec_credential(std::string_view output, const ExecConfig& exec);
+
+// Runs the plugin with KUBERNETES_EXEC_INFO set, stdin from /dev/null (the
+// operator is never interactive) and stderr passed through, and parses what
+// it prints. Throws ConfigError when it cannot run, fails or prints garbage.
+ExecCredential run_exec_plugin(const ExecConfig& exec,
+                               std::chrono::seconds timeout = std::chrono::seconds(60));
+
+// RFC 3339 ("2024-05-01T10:00:00Z", "...:00.5+02:00"); nullopt if malformed.
+std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
+
+// The credentials of one Client. Static tokens never change; a token file is
+// re-read every minute; an exec credential is kept until 10 s before its
+// expirationTimestamp. After a 401 the caller invalidates and retries once.
+//
+// Threading: safe to use from many threads; the plugin runs under the lock,
+// so concurrent requests wait for one run instead of starting several.
+class Credentials {
+ public:
+  using Clock = std::chrono::system_clock;
+  static constexpr std::chrono::seconds kTokenFileRefresh{60};
+  static constexpr std::chrono::seconds kExpirySkew{10};
+
+  explicit Credentials(const Config& config);
+
+  // "Bearer <token>", or "" when the user authenticates by certificate only.
+  std::string authorization(Clock::time_point now = Clock::now());
+  // The client certificate and key the exec plugin gave last ("" if none).
+  std::pair<std::string, std::string> exec_client_certificate();
+  // Forgets cached credentials after a 401. Returns whether fetching them
+  // again can give something new (a file or a plugin), i.e. a retry makes sense.
+  bool invalidate();
+
+ private:
+  void refresh(Clock::time_point now);  // REQUIRES: mu_ held
+
+  const std::string static_token_;
+  const std::string token_file_;
+  const std::optional<ExecConfig> exec_;
+
+  std::mutex mu_;
+  bool cached_ = false;  // REQUIRES: mu_ held (all below)
+  std::string token_;
+  std::string cert_pem_, key_pem_;
+  Clock::time_point valid_until_;
+};
+
+}  // namespace kube

@@ -1,0 +1,38 @@
+// Client-side rate limiting: a token bucket, as client-go's flowcontrol
+// (--kube-api-qps, --kube-api-burst).
+#pragma once
+
+#include <chrono>
+#include <mutex>
+
+namespace kube {
+
+// `burst` tokens to start with, refilled at `qps` per second, never more than
+// `burst` banked. A request takes one token; when none is left it waits until
+// one has been refilled. Tokens may go negative: each caller reserves its own
+// slot in the future, so waiting callers are served in order without polling.
+// qps <= 0 disables the limit.
+//
+// Threading: safe to use from many threads.
+class TokenBucket {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  TokenBucket(double qps, int burst, Clock::time_point now = Clock::now());
+
+  // Takes a token at `now`; returns how long the caller must wait before
+  // using it (zero when a token was available).
+  std::chrono::nanoseconds reserve(Clock::time_point now);
+
+  // Takes a token, sleeping as long as reserve() says.
+  void acquire();
+
+ private:
+  const double qps_;
+  const double burst_;
+  std::mutex mu_;
+  double tokens_;              // REQUIRES: mu_ held
+  Clock::time_point updated_;  // REQUIRES: mu_ held; when tokens_ was computed
+};
+
+}  // namespace kube

@@ -1,0 +1,386 @@
+// kube::Client against a scripted local HTTP server (no cluster): what goes
+// on the wire, which answers are retried and how, timeouts, and watch-stream
+// parsing. The real API server is exercised by tests/integration/kube_*.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cpprest/http_listener.h>
+
+#include <deque>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "kube/client.h"
+
+namespace {
+
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+namespace http = web::http;
+
+struct Answer {
+  Answer(int c, std::string b, std::vector<std::pair<std::string, std::string>> h = {},
+         std::chrono::milliseconds d = std::chrono::milliseconds(0))
+      : code(c), body(std::move(b)), headers(std::move(h)), delay(d) {}
+  int code;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::chrono::milliseconds delay;
+};
+
+struct Seen {
+  std::string method;
+  std::string uri;  // path and query
+  http::http_headers headers;
+  std::string body;
+};
+
+// Answers requests from a script, in order; records what it was sent.
+class FakeApiServer {
+ public:
+  FakeApiServer() {
+    std::mt19937 engine{std::random_device{}()};
+    for (int attempt = 0; attempt < 20; ++attempt) {
+      port_ = 20000 + static_cast<int>(engine() % 30000);
+      listener_ = std::make_unique<http::experimental::listener::http_listener>(
+          web::uri("http://127.0.0.1:" + std::to_string(port_)));
+      listener_->support([this](http::http_request request) { handle(request); });
+      try {
+        listener_->open().wait();
+        return;
+      } catch (const std::exception&) {  // port taken: try another
+      }
+    }
+    throw std::runtime_error("no free port for the fake API server");
+  }
+  ~FakeApiServer() { listener_->close().wait(); }
+
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  void script(std::vector<Answer> answers) {
+    std::lock_guard lock(mu_);
+    answers_.assign(answers.begin(), answers.end());
+  }
+  std::vector<Seen> seen() {
+    std::lock_guard lock(mu_);
+    return seen_;
+  }
+
+ private:
+  void handle(http::http_request request) {
+    Answer answer{404,
+                  R"({"kind":"Status","code":404,"reason":"NotFound","message":"unscripted"})"};
+    {
+      std::lock_guard lock(mu_);
+      seen_.push_back({request.method(), request.relative_uri().to_string(), request.headers(),
+                       request.extract_utf8string(true).get()});
+      if (!answers_.empty()) {
+        answer = answers_.front();
+        answers_.pop_front();
+      }
+    }
+    std::this_thread::sleep_for(answer.delay);
+    http::http_response response(static_cast<http::status_code>(answer.code));
+    for (const auto& [name, value] : answer.headers) response.headers().add(name, value);
+    response.set_body(answer.body, "application/json");
+    request.reply(response).wait();
+  }
+
+  int port_ = 0;
+  std::unique_ptr<http::experimental::listener::http_listener> listener_;
+  std::mutex mu_;
+  std::deque<Answer> answers_;  // REQUIRES: mu_ held
+  std::vector<Seen> seen_;      // REQUIRES: mu_ held
+};
+
+class ClientTest : public ::testing::Test {
+ protected:
+  kube::Client make_client(kube::ClientOptions options = {}) {
+    kube::Config config;
+    config.server = server_.url();
+    config.token = "secret-token";
+    return kube::Client(config, options);
+  }
+
+  FakeApiServer server_;
+};
+
+const std::string kConfigMap = R"({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"a"}})";
+
+std::string status(int code, const std::string& reason, const std::string& message) {
+  return kube::json{{"kind", "Status"}, {"apiVersion", "v1"}, {"status", "Failure"},
+                    {"code", code},     {"reason", reason},   {"message", message}}
+      .dump();
+}
+
+TEST_F(ClientTest, SendsHeadersPathsAndBodies) {
+  server_.script({{200, kConfigMap}, {201, kConfigMap}, {200, kConfigMap}, {200, kConfigMap}});
+  auto client = make_client();
+  client.get(kube::resources::configmaps, "ns1", "a");
+  client.create(kube::resources::configmaps, "ns1", {{"metadata", {{"name", "a"}}}});
+  client.apply(kube::resources::deployments, "ns1", "web", {{"kind", "Deployment"}});
+  client.merge_patch(kube::resources::deployments, "ns1", "web", {{"spec", {{"replicas", 2}}}},
+                     "scale");
+  auto seen = server_.seen();
+  ASSERT_EQ(seen.size(), 4u);
+
+  EXPECT_EQ(seen[0].method, "GET");
+  EXPECT_EQ(seen[0].uri, "/api/v1/namespaces/ns1/configmaps/a");
+  EXPECT_EQ(seen[0].headers["Authorization"], "Bearer secret-token");
+  EXPECT_EQ(seen[0].headers["Accept"], "application/json");
+  EXPECT_THAT(seen[0].headers["User-Agent"], ::testing::StartsWith("sreracha-operator/"));
+
+  EXPECT_EQ(seen[1].method, "POST");
+  EXPECT_EQ(seen[1].uri, "/api/v1/namespaces/ns1/configmaps");
+  EXPECT_EQ(seen[1].headers["Content-Type"], "application/json");
+  EXPECT_EQ(kube::json::parse(seen[1].body)["metadata"]["name"], "a");
+
+  EXPECT_EQ(seen[2].method, "PATCH");
+  EXPECT_EQ(
+      seen[2].uri,
+      "/apis/apps/v1/namespaces/ns1/deployments/web?fieldManager=sreracha-operator&force=true");
+  EXPECT_EQ(seen[2].headers["Content-Type"], "application/apply-patch+yaml");
+
+  EXPECT_EQ(seen[3].uri, "/apis/apps/v1/namespaces/ns1/deployments/web/scale");
+  EXPECT_EQ(seen[3].headers["Content-Type"], "application/merge-patch+json");
+}
+
+TEST_F(ClientTest, DeleteSendsOptionsAndToleratesNotFound) {
+  server_.script({{404, status(404, "NotFound", "configmaps \"a\" not found")}});
+  auto client = make_client();
+  kube::DeleteOptions options;
+  options.propagation_policy = "Foreground";
+  options.grace_period_seconds = 5;
+  options.precondition_uid = "u-1";
+  options.precondition_resource_version = "42";
+  EXPECT_NO_THROW(client.remove(kube::resources::configmaps, "ns1", "a", options));
+  auto seen = server_.seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].method, "DELETE");
+  const auto body = kube::json::parse(seen[0].body);
+  EXPECT_EQ(body["kind"], "DeleteOptions");
+  EXPECT_EQ(body["propagationPolicy"], "Foreground");
+  EXPECT_EQ(body["gracePeriodSeconds"], 5);
+  EXPECT_EQ(body["preconditions"]["uid"], "u-1");
+  EXPECT_EQ(body["preconditions"]["resourceVersion"], "42");
+}
+
+TEST_F(ClientTest, RetriesServerErrorsOnIdempotentCalls) {
+  server_.script(
+      {{503, "overloaded"}, {500, status(500, "InternalError", "etcd hiccup")}, {200, kConfigMap}});
+  std::vector<int> codes;
+  kube::ClientOptions options;
+  options.on_request = [&](const kube::RequestInfo& info) { codes.push_back(info.code); };
+  auto client = make_client(options);
+  EXPECT_EQ(client.get(kube::resources::configmaps, "ns1", "a")["metadata"]["name"], "a");
+  EXPECT_THAT(codes, ::testing::ElementsAre(503, 500, 200));
+}
+
+TEST_F(ClientTest, HonoursRetryAfterOn429) {
+  server_.script({{429, status(429, "TooManyRequests", "slow down"), {{"Retry-After", "1"}}},
+                  {200, kConfigMap}});
+  auto client = make_client();
+  const auto begin = std::chrono::steady_clock::now();
+  client.get(kube::resources::configmaps, "ns1", "a");
+  EXPECT_GE(std::chrono::steady_clock::now() - begin, 950ms);
+  EXPECT_EQ(server_.seen().size(), 2u);
+}
+
+TEST_F(ClientTest, GivesUpAfterMaxRetries) {
+  server_.script(
+      {{503, "<html>busy</html>"}, {503, "<html>busy</html>"}, {503, "<html>busy</html>"}});
+  kube::ClientOptions options;
+  options.max_retries = 2;
+  auto client = make_client(options);
+  try {
+    client.list(kube::resources::pods, "ns1");
+    FAIL() << "no error";
+  } catch (const kube::ApiError& e) {
+    EXPECT_EQ(e.code(), 503);
+    EXPECT_EQ(e.reason(), "ServiceUnavailable");  // no Status body: from the code
+    EXPECT_EQ(e.message(), "<html>busy</html>");
+    EXPECT_THAT(e.what(), HasSubstr("list pods in ns1: ServiceUnavailable (503)"));
+  }
+  EXPECT_EQ(server_.seen().size(), 3u);
+}
+
+TEST_F(ClientTest, NoRetryOnClientErrorsOrNonIdempotentCalls) {
+  const std::vector<std::pair<int, std::string>> client_errors = {{400, "BadRequest"},
+                                                                  {403, "Forbidden"},
+                                                                  {404, "NotFound"},
+                                                                  {409, "Conflict"},
+                                                                  {422, "Invalid"}};
+  auto client = make_client();
+  for (const auto& [code, reason] : client_errors) {
+    server_.script({{code, status(code, reason, "no")}, {200, kConfigMap}});
+    const auto before = server_.seen().size();
+    EXPECT_THROW(client.replace(kube::resources::configmaps, "ns1", "a", kube::json::object()),
+                 kube::ApiError)
+        << code;
+    EXPECT_EQ(server_.seen().size(), before + 1) << code;
+  }
+  // POST (create, evict) is never retried, even on 503 or 429.
+  server_.script({{503, status(503, "ServiceUnavailable", "x")}, {200, kConfigMap}});
+  EXPECT_THROW(client.create(kube::resources::configmaps, "ns1", kube::json::object()),
+               kube::ApiError);
+  server_.script({{429,
+                   status(429, "TooManyRequests",
+                          "Cannot evict pod as it would violate the "
+                          "pod's disruption budget."),
+                   {{"Retry-After", "0"}}},
+                  {200, "{}"}});
+  const auto before = server_.seen().size();
+  try {
+    client.evict("ns1", "web-1");
+    FAIL() << "no error";
+  } catch (const kube::ApiError& e) {
+    EXPECT_TRUE(e.is_too_many_requests());
+    EXPECT_THAT(e.message(), HasSubstr("disruption budget"));
+  }
+  EXPECT_EQ(server_.seen().size(), before + 1);
+}
+
+TEST_F(ClientTest, UnauthorizedWithStaticTokenIsFinal) {
+  server_.script({{401, status(401, "Unauthorized", "Unauthorized")}, {200, kConfigMap}});
+  auto client = make_client();
+  try {
+    client.get(kube::resources::configmaps, "ns1", "a");
+    FAIL() << "no error";
+  } catch (const kube::ApiError& e) {
+    EXPECT_TRUE(e.is_unauthorized());
+  }
+  EXPECT_EQ(server_.seen().size(), 1u);
+}
+
+TEST_F(ClientTest, RequestTimeout) {
+  server_.script({{200, kConfigMap, {}, 2000ms}});
+  kube::ClientOptions options;
+  options.request_timeout = 1s;
+  options.max_retries = 0;
+  auto client = make_client(options);
+  const auto begin = std::chrono::steady_clock::now();
+  try {
+    client.get(kube::resources::configmaps, "ns1", "a");
+    FAIL() << "no timeout";
+  } catch (const kube::TransportError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("get configmaps ns1/a"));
+    EXPECT_THAT(e.what(), HasSubstr("timed out"));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 1900ms);
+}
+
+TEST_F(ClientTest, ListMergesPages) {
+  server_.script({
+      {200,
+       R"({"kind":"PodList","metadata":{"resourceVersion":"10","continue":"t+1/=","remainingItemCount":1},"items":[{"n":1}]})"},
+      {200, R"({"kind":"PodList","metadata":{"resourceVersion":"11"},"items":[{"n":2}]})"},
+  });
+  auto client = make_client();
+  kube::ListOptions options;
+  options.limit = 1;
+  options.resource_version = "5";
+  options.label_selector = "app=web";
+  const auto list = client.list(kube::resources::pods, "ns1", options);
+  EXPECT_EQ(list["items"], kube::json::parse(R"([{"n":1},{"n":2}])"));
+  EXPECT_EQ(list["metadata"], kube::json::parse(R"({"resourceVersion":"10"})"));
+  auto seen = server_.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].uri,
+            "/api/v1/namespaces/ns1/pods?labelSelector=app%3Dweb&limit=1&resourceVersion=5");
+  // The continue token replaces resourceVersion, escaped.
+  EXPECT_EQ(seen[1].uri,
+            "/api/v1/namespaces/ns1/pods?labelSelector=app%3Dweb&limit=1&continue=t%2B1%2F%3D");
+}
+
+TEST_F(ClientTest, GoneIsResourceExpired) {
+  server_.script({{410, status(410, "Expired", "The provided continue parameter is too old")}});
+  auto client = make_client();
+  EXPECT_THROW(client.list(kube::resources::pods, "ns1"), kube::ResourceExpired);
+}
+
+TEST_F(ClientTest, WatchParsesEventsAndThrowsOnExpiredError) {
+  const std::string stream =
+      R"json({"type":"ADDED","object":{"metadata":{"name":"a","resourceVersion":"5"}}})json"
+      "\n"
+      R"json({"type":"BOOKMARK","object":{"metadata":{"resourceVersion":"6"}}})json"
+      "\n"
+      R"json({"type":"ERROR","object":{"kind":"Status","code":410,"reason":"Expired",)json"
+      R"json("message":"too old resource version: 1 (5)"}})json"
+      "\n";
+  server_.script({{200, stream}});
+  auto client = make_client();
+  kube::WatchOptions options;
+  options.resource_version = "1";
+  options.timeout_seconds = 30;
+  std::vector<std::string> types;
+  try {
+    client.watch(kube::resources::pods, "ns1", options, [&](const kube::WatchEvent& event) {
+      types.push_back(event.type);
+      return true;
+    });
+    FAIL() << "no ResourceExpired";
+  } catch (const kube::ResourceExpired& e) {
+    EXPECT_EQ(e.reason(), "Expired");
+    EXPECT_THAT(e.what(), HasSubstr("watch pods in ns1: Expired (410): too old resource version"));
+  }
+  EXPECT_THAT(types, ::testing::ElementsAre("ADDED", "BOOKMARK"));
+  EXPECT_EQ(server_.seen()[0].uri,
+            "/api/v1/namespaces/ns1/pods?watch=true&resourceVersion=1&allowWatchBookmarks=true&"
+            "timeoutSeconds=30");
+}
+
+TEST_F(ClientTest, WatchEndsNormallyWhenTheStreamEnds) {
+  server_.script({{200, R"({"type":"MODIFIED","object":{"a":1}})"
+                        "\n\n"
+                        R"({"type":"DELETED","object":{"a":2}})"}});  // last line unterminated
+  auto client = make_client();
+  std::vector<kube::WatchEvent> events;
+  client.watch(kube::resources::pods, "", {}, [&](const kube::WatchEvent& event) {
+    events.push_back(event);
+    return true;
+  });
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].object["a"], 1);
+  EXPECT_EQ(events[1].type, "DELETED");
+}
+
+TEST_F(ClientTest, WatchRejectedUpFrontThrowsTheStatus) {
+  server_.script({{403, status(403, "Forbidden", "pods is forbidden: User \"x\" cannot watch")},
+                  {410, status(410, "Gone", "too old")}});
+  auto client = make_client();
+  const auto ignore = [](const kube::WatchEvent&) { return true; };
+  try {
+    client.watch(kube::resources::pods, "ns1", {}, ignore);
+    FAIL() << "no error";
+  } catch (const kube::ApiError& e) {
+    EXPECT_TRUE(e.is_forbidden());
+    EXPECT_THAT(e.message(), HasSubstr("cannot watch"));
+  }
+  EXPECT_THROW(client.watch(kube::resources::pods, "ns1", {}, ignore), kube::ResourceExpired);
+}
+
+TEST_F(ClientTest, NamespacedCallWithoutNamespaceIsRejected) {
+  auto client = make_client();
+  EXPECT_THROW(client.get(kube::resources::configmaps, "", "a"), kube::Error);
+  EXPECT_TRUE(server_.seen().empty());
+}
+
+TEST(CancelToken, CallbacksRunOnceAndCanBeRemoved) {
+  kube::CancelToken token;
+  int ran = 0;
+  const auto id = token.add_callback([&] { ran += 1; });
+  const auto removed = token.add_callback([&] { ran += 100; });
+  token.remove_callback(removed);
+  kube::CancelToken copy = token;  // copies share the state
+  copy.cancel();
+  token.cancel();
+  EXPECT_TRUE(token.cancelled());
+  EXPECT_EQ(ran, 1);
+  EXPECT_NE(id, 0u);
+  // Registering after cancel runs the callback at once.
+  EXPECT_EQ(token.add_callback([&] { ran += 10; }), 0u);
+  EXPECT_EQ(ran, 11);
+}
+
+}  // namespace
