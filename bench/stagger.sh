@@ -23,18 +23,8 @@ while (($#)); do
   esac
 done
 
-cd "$ROOT"
-BUILD="${SRERACHA_BINARY_DIR:-$ROOT/build}"
-export SRERACHA_BINARY_DIR="$BUILD" SRERACHA_SOURCE_DIR="$ROOT"
-if [[ "${SRERACHA_USE_EXISTING_CLUSTER:-}" != 1 ]]; then
-  scripts/local-cluster.sh up
-  eval "$(scripts/local-cluster.sh env)"
-fi
-source tests/lib/testlib.sh
-source tests/lib/operator.sh
-test_namespace bench-stagger
-install_crd
-start_operator --log-level warn
+source "$ROOT/bench/lib.sh"
+bench_namespace bench-stagger
 
 lifetime_field=""
 ((LEARN)) || lifetime_field="appLifetimeSeconds: $LIFETIME"
