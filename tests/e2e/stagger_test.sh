@@ -1,5 +1,5 @@
 # Staggered lifetimes on the local control plane, against the crash simulation
-# (tests/e2e/stages/crash.yaml, lifetime 20 s): a Sreracha with
+# (tests/e2e/stages/crash.yaml, the app's lifetime of 30 s): a Sreracha with
 # stagger.appLifetimeSeconds and one that must learn it both keep at least one
 # ready endpoint all the time, sampled 10 times a second for 3 minutes.
 source "$(dirname "$0")/../lib/testlib.sh"
@@ -15,9 +15,9 @@ metadata: {name: known}
 spec:
   image: sreracha:e2e
   replicas: 2
-  stagger: {appLifetimeSeconds: 20}
+  stagger: {appLifetimeSeconds: 30}
   podAnnotations:
-    sim.sreracha.io/lifetime-seconds: "20"
+    sim.sreracha.io/lifetime-seconds: "30"
     sim.sreracha.io/startup-seconds: "2"
 ---
 apiVersion: sreracha.io/v1alpha1
@@ -27,7 +27,7 @@ spec:
   image: sreracha:e2e
   replicas: 2
   podAnnotations:
-    sim.sreracha.io/lifetime-seconds: "20"
+    sim.sreracha.io/lifetime-seconds: "30"
     sim.sreracha.io/startup-seconds: "2"
 YAML
 
@@ -41,7 +41,7 @@ field() { grep "^service=$1 " <<<"$samples" | tr ' ' '\n' | awk -F= -v k="$2" '$
 (($(field known max_not_ready) <= 1)) || fail "known lifetime: two replicas down at once"
 
 learned="$(kubectl get sreracha learned -n "$NS" -o jsonpath='{.status.stagger.observedLifetimeSeconds}')"
-((learned >= 19 && learned <= 21)) || fail "learned lifetime ${learned:-unset}, want ~20"
+((learned >= 29 && learned <= 31)) || fail "learned lifetime ${learned:-unset}, want ~30"
 recycles="$(kubectl get sreracha known -n "$NS" -o jsonpath='{.status.stagger.recycles}')"
 ((recycles > 0)) || fail "no pod was recycled"
 reasons="$(kubectl get events -n "$NS" --field-selector reason=PodRecycled -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' | sed 's/.*(\(.*\))/\1/' | sort -u | tr '\n' ' ')"

@@ -111,9 +111,13 @@ TEST_F(RuntimeInformer, ResumesWhenTheServerEndsTheWatchWithoutRelisting) {
   EXPECT_EQ(informer.list_count(), 1u) << "an ended watch resumes; it does not relist";
 }
 
-// The watch is made to miss some changes (its events are swallowed), then to
-// resume from resourceVersion 1, which the API server answers with 410 Gone:
-// the relist must deliver exactly the missed difference.
+// The watch is made to miss some changes (its events are swallowed), then its
+// next start fails with ResourceExpired (410 Gone): the relist against the
+// real API server must deliver exactly the missed difference. The expiry is
+// injected where the client would throw it: a young API server's watch cache
+// still holds any old resourceVersion, so asking for "1" expires only on a
+// cluster that has run a while (kube_client_test shows the real 410s map to
+// ResourceExpired).
 TEST_F(RuntimeInformer, ForcedGoneRelistsAndRemovesObjectsDeletedMeanwhile) {
   for (const char* name : {"kept", "updated", "deleted-1", "deleted-2"}) put(name, "1");
 
@@ -124,11 +128,13 @@ TEST_F(RuntimeInformer, ForcedGoneRelistsAndRemovesObjectsDeletedMeanwhile) {
   wrapped.watch = [&](const kube::WatchOptions& options,
                       const std::function<bool(const kube::WatchEvent&)>& on_event,
                       kube::CancelToken cancel) {
-    auto forced = options;
-    if (expire_next.exchange(false)) forced.resource_version = "1";
     try {
+      if (expire_next.exchange(false)) {
+        throw kube::ResourceExpired(410, "Expired", "too old resource version: 1",
+                                    "watch configmaps (injected)");
+      }
       real.watch(
-          forced,
+          options,
           [&](const kube::WatchEvent& event) {
             if (end_watch.exchange(false)) return false;
             if (blackout && event.type != "BOOKMARK") {
@@ -168,7 +174,7 @@ TEST_F(RuntimeInformer, ForcedGoneRelistsAndRemovesObjectsDeletedMeanwhile) {
 
   ASSERT_TRUE(eventually([&] { return informer.list_count() == 2; }, 10s));
   ASSERT_TRUE(eventually([&] { return informer.store().size() == 4; }, 10s));
-  EXPECT_EQ(expired.load(), 1) << "the API server answered resourceVersion 1 with 410";
+  EXPECT_EQ(expired.load(), 1) << "one expired watch, one relist";
   auto events = recorder.events();
   ASSERT_GE(events.size(), 4u);
   std::vector<std::string> after_relist(events.begin() + 4, events.end());
