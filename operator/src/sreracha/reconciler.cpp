@@ -239,8 +239,13 @@ struct Reconciler::Pass {
     throw std::logic_error("no cache for kind " + kind);
   }
 
+  // The cached child, or null. A child of an earlier Sreracha of the same
+  // name (deleted, its children not yet collected) counts as absent, so its
+  // status is never reported as ours and applying takes it over.
   std::shared_ptr<const json> observed(const ChildRef& ref) const {
-    return store_for(ref.kind)->get(inst.ns, ref.name);
+    auto object = store_for(ref.kind)->get(inst.ns, ref.name);
+    if (object && !controlled_by(*object, inst.uid)) return nullptr;
+    return object;
   }
 
   void event(const std::string& type, const std::string& reason, const std::string& message) {
@@ -298,7 +303,7 @@ struct Reconciler::Pass {
     for (const auto& ref : all_possible_children(inst)) {
       if (wanted.count(ref)) continue;
       auto current = observed(ref);
-      if (!current || !controlled_by(*current, inst.uid)) continue;
+      if (!current) continue;
       kube::DeleteOptions options;
       options.precondition_uid = current->at("metadata").value("uid", "");
       r.client_.remove(resource_of(ref), inst.ns, ref.name, options);
@@ -474,7 +479,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   pass.sync_children(std::move(children));
 
   // Status from the children as cached.
-  auto app = caches_.deployments->get(inst.ns, inst.name);
+  auto app = pass.observed({"apps/v1", "Deployment", "deployments", inst.name});
   int replicas = app ? int_at(*app, "/status/replicas"_json_pointer) : 0;
   int ready = app ? int_at(*app, "/status/readyReplicas"_json_pointer) : 0;
   status["replicas"] = replicas;
@@ -483,7 +488,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   Condition redis{"RedisReady", "True", "", ""};
   switch (inst.spec.redis.mode) {
     case RedisMode::Local: {
-      auto local = caches_.deployments->get(inst.ns, redis_name(inst));
+      auto local = pass.observed({"apps/v1", "Deployment", "deployments", redis_name(inst)});
       bool up = local && int_at(*local, "/status/readyReplicas"_json_pointer) >= 1;
       redis = {"RedisReady", up ? "True" : "False", up ? "LocalRedisReady" : "LocalRedisNotReady",
                up ? "the local Redis pod is ready" : "waiting for the local Redis pod"};
