@@ -35,7 +35,8 @@ for ((i = 0; i < RUNS; i++)); do
     echo "writes per converged reconcile: $(($(write_requests) - before))"
   fi
   kubectl delete sreracha "$name" -n "$NS" --wait=true >/dev/null
-  gone() { [[ -z "$(kubectl get deploy -n "$NS" -o name)" ]]; }
+  # Every pod of the previous run gone, so none is counted for the next one.
+  gone() { [[ -z "$(kubectl get deploy,rs,pods -n "$NS" -o name)" ]]; }
   wait_until 60 "children gone" gone
 done
 median="$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')"

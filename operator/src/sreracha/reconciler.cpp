@@ -420,7 +420,11 @@ struct Reconciler::Pass {
   void write_status(json status) {
     json current = cr.value("status", json::object());
     if (current == status) return;
-    r.client_.merge_patch(kSrerachas, inst.ns, inst.name, json{{"status", status}}, "status");
+    // metadata.uid in a patch is a precondition: if the cache still held a
+    // deleted Sreracha when a new one of the same name was created, the API
+    // server refuses (Conflict) instead of giving the new one a stale status.
+    json patch = {{"metadata", {{"uid", inst.uid}}}, {"status", status}};
+    r.client_.merge_patch(kSrerachas, inst.ns, inst.name, patch, "status");
   }
 };
 
