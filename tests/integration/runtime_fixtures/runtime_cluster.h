@@ -26,6 +26,7 @@
 
 #include <cpprest/http_client.h>
 
+#include "../kube_fixtures/test_cluster.h"
 #include "kube/client.h"
 
 namespace runtime_it {
@@ -33,38 +34,10 @@ namespace runtime_it {
 using nlohmann::json;
 using namespace std::chrono_literals;
 
-// Runs a shell command and returns its stdout; throws if it fails.
-inline std::string run(const std::string& command) {
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen(command.c_str(), "r"), ::pclose);
-  if (!pipe) throw std::runtime_error("cannot run: " + command);
-  std::string output;
-  std::array<char, 4096> buffer;
-  for (std::size_t n; (n = std::fread(buffer.data(), 1, buffer.size(), pipe.get())) > 0;) {
-    output.append(buffer.data(), n);
-  }
-  const int status = ::pclose(pipe.release());
-  if (status != 0) throw std::runtime_error("failed (" + std::to_string(status) + "): " + command);
-  while (!output.empty() && output.back() == '\n') output.pop_back();
-  return output;
-}
-
-inline std::string random_suffix() {
-  std::mt19937 engine{std::random_device{}()};
-  const char* alphabet = "abcdefghijklmnopqrstuvwxyz0123456789";
-  std::string suffix;
-  for (int i = 0; i < 6; ++i) suffix += alphabet[engine() % 36];
-  return suffix;
-}
-
-// The cluster in KUBECONFIG (`make test` points it at the local control plane).
-inline kube::Config admin_config() {
-  if (std::getenv("KUBECONFIG") == nullptr) {
-    throw std::runtime_error(
-        "KUBECONFIG is not set: run scripts/local-cluster.sh up and "
-        "eval \"$(scripts/local-cluster.sh env)\"");
-  }
-  return kube::load_config();
-}
+// run(), random_suffix() and admin_config() are the kube tests' own.
+using kube_it::admin_config;
+using kube_it::random_suffix;
+using kube_it::run;
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 inline bool eventually(const std::function<bool()>& condition,
