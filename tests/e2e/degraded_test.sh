@@ -23,7 +23,7 @@ wait_until 30 "Degraded=True" degraded
 message="$(kubectl get sreracha app -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="Degraded")].message}')"
 [[ "$message" == *"Secret $NS/redis-auth not found"* ]] || fail "Degraded message does not name the Secret: $message"
 has_event() {
-  kubectl get events -n "$NS" --field-selector reason=SecretMissing,type=Warning -o name | grep -q .
+  [[ -n "$(kubectl get events -n "$NS" --field-selector reason=SecretMissing,type=Warning -o name)" ]]
 }
 wait_until 15 "a SecretMissing Warning event" has_event
 [[ -z "$(kubectl get deploy,svc -n "$NS" -o name)" ]] || fail "children created despite the missing Secret"

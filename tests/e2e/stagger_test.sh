@@ -46,5 +46,5 @@ recycles="$(kubectl get sreracha known -n "$NS" -o jsonpath='{.status.stagger.re
 ((recycles > 0)) || fail "no pod was recycled"
 reasons="$(kubectl get events -n "$NS" --field-selector reason=PodRecycled -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' | sed 's/.*(\(.*\))/\1/' | sort -u | tr '\n' ' ')"
 [[ -n "$reasons" ]] || fail "no PodRecycled events"
-metric | grep -q '^sreracha_pod_recycles_total{reason="lifetime"}' || fail "no sreracha_pod_recycles_total{reason=\"lifetime\"}"
+grep -q '^sreracha_pod_recycles_total{reason="lifetime"}' <<<"$(metric)" || fail "no sreracha_pod_recycles_total{reason=\"lifetime\"}"
 pass "0% time without a ready replica (known and learned L=$learned); recycles=$recycles; reasons: $reasons"

@@ -84,7 +84,10 @@ grep -v '^\s*\(#\|!\|\*\|$\)' "$SRC/.dockerignore" | grep -v '\*' | while read -
 done
 cmake -S "$context" -B "$context/build" -G Ninja -DCMAKE_BUILD_TYPE=Release >"$context/cmake.log" 2>&1 ||
   fail "the build stage's COPYs do not configure: $(tail -5 "$context/cmake.log")"
-ninja -C "$context/build" -t targets all | grep -q '^sreracha-operator:' ||
+# Captured first: with pipefail, `| grep -q` can fail the pipeline when grep
+# exits at the first match and ninja is still writing (SIGPIPE).
+targets="$(ninja -C "$context/build" -t targets all)"
+grep -q '^sreracha-operator:' <<<"$targets" ||
   fail "no sreracha-operator target in the build context"
 pass "the build stage's sources configure with CMake (target sreracha-operator)"
 

@@ -66,6 +66,19 @@ class NamespaceSuite : public ::testing::Test {
     ns_ = "kube-it-" + std::to_string(::getpid()) + "-" + random_suffix();
     admin_->create(kube::resources::namespaces, "",
                    {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns_}}}});
+    // The controller manager adds kube-root-ca.crt to every new namespace when
+    // it gets to it; wait, so no test sees it appear in the middle of a watch
+    // or a count.
+    const bool settled = eventually([] {
+      try {
+        admin_->get(kube::resources::configmaps, ns_, "kube-root-ca.crt");
+        return true;
+      } catch (const kube::ApiError& e) {
+        if (!e.is_not_found()) throw;
+        return false;
+      }
+    });
+    if (!settled) throw std::runtime_error("no kube-root-ca.crt in " + ns_ + " after 30 s");
   }
   static void TearDownTestSuite() {
     if (admin_) admin_->remove(kube::resources::namespaces, "", ns_);
