@@ -30,6 +30,14 @@ zones="$(for n in $(kubectl get pods -n "$NS" -l app.kubernetes.io/instance="$na
 [[ "$zones" == "zone-a zone-b " ]] || fail "app pods not in both zones: $zones"
 pass "app pods in zones: $zones"
 
+# Staggered start-up: the second pod came at least the start interval (10 s by
+# default) after the first. creationTimestamp has whole seconds.
+created="$(kubectl get pods -n "$NS" -l app.kubernetes.io/instance="$name",app.kubernetes.io/component=app \
+  -o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\n"}{end}' | xargs -n1 date +%s -d | sort -n)"
+gap=$(($(tail -1 <<<"$created") - $(head -1 <<<"$created")))
+((gap >= 9)) || fail "app pods created ${gap} s apart, want >= 10 s (the start interval)"
+pass "app pods created ${gap} s apart"
+
 # Drift: a hand edit of the probe is reverted.
 probe_path() { kubectl get deploy "$name" -n "$NS" -o jsonpath='{.spec.template.spec.containers[0].readinessProbe.httpGet.path}'; }
 want_probe="$(probe_path)"

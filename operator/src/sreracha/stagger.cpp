@@ -279,8 +279,13 @@ Plan plan(const Observed& observed, TimePoint now, const Params& params) {
     const Duration interval =
         schedule.enabled ? Duration{*params.lifetime} / desired : Duration{params.start_interval};
     const bool all_created = static_cast<int>(live.size()) == replicas && first == 0;
-    if (!newest) {
-      new_base = base + 1;
+    if (replicas == 0) {
+      new_base = 1;
+    } else if (!newest) {
+      // Pods asked for but not seen yet: the ReplicaSet has not made them,
+      // or our cache has not caught up. Counting them as missing would raise
+      // replicas again, and the pods would start together.
+      wake_at(now);
     } else if (all_created && newest->ready) {
       const TimePoint next_step = newest->created.value_or(now) + interval;
       if (next_step <= now) {

@@ -94,6 +94,15 @@ TEST(StaggerStartUp, FirstReplicaAtOnce) {
   EXPECT_EQ(p.actions, Actions{set_replicas(1, 0, Reason::StartUp)});
 }
 
+TEST(StaggerStartUp, NextReplicaWaitsUntilTheFirstPodIsSeen) {
+  // Replicas already 1, its pod not in the cache yet (seen on the local
+  // control plane: the reconcile after the Deployment's creation ran before
+  // the pod's ADDED event and raised replicas to 2 at once).
+  const Plan p = plan(observed({}, 1), kNow, params(3));
+  EXPECT_TRUE(p.actions.empty());
+  EXPECT_EQ(p.requeue_after, kPollInterval);
+}
+
 TEST(StaggerStartUp, NextReplicaWaitsUntilTheNewestIsReady) {
   const Plan p = plan(observed({starting("a", 3s)}, 1), kNow, params(3));
   EXPECT_TRUE(p.actions.empty());
