@@ -14,5 +14,5 @@ source tests/lib/operator.sh
 bench_namespace() {
   test_namespace "$1"
   install_crd
-  start_operator --log-level warn
+  start_operator --log-level "${BENCH_LOG_LEVEL:-warn}"
 }

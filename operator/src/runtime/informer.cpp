@@ -215,6 +215,8 @@ void Informer::apply_event(const kube::WatchEvent& event) {
   }
   std::lock_guard dispatch(dispatch_mu_);
   const std::string key = object_key(event.object);
+  spdlog::trace("informer {}: {} {} at resourceVersion {}", description(), event.type, key,
+                resource_version_of(event.object));
   if (event.type == "ADDED" || event.type == "MODIFIED") {
     auto object = std::make_shared<const nlohmann::json>(event.object);
     auto old = store_.upsert(object);
