@@ -39,5 +39,8 @@ for ((i = 0; i < RUNS; i++)); do
   gone() { [[ -z "$(kubectl get deploy,rs,pods -n "$NS" -o name)" ]]; }
   wait_until 60 "children gone" gone
 done
-median="$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}')"
-printf 'ready_time: runs=%d example=%s median_seconds=%.2f\n' "$RUNS" "$EXAMPLE" "$median"
+sorted="$(printf '%s\n' "${times[@]}" | sort -n)"
+median="$(awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}' <<<"$sorted")"
+# min shows a Ready that came too early (before the staggered start-up).
+printf 'ready_time: runs=%d example=%s median_seconds=%.2f min_seconds=%.2f max_seconds=%.2f\n' \
+  "$RUNS" "$EXAMPLE" "$median" "$(head -1 <<<"$sorted")" "$(tail -1 <<<"$sorted")"
