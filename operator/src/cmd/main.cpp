@@ -94,6 +94,11 @@ int main(int argc, char** argv) {
   app.add_option("--kube-api-burst", client_options.burst, "Burst of requests above the QPS")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  std::size_t io_threads = kube::kDefaultIoThreads;
+  app.add_option("--kube-io-threads", io_threads,
+                 "Threads for network I/O to the API server and the HTTP endpoints")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   app.add_option("--log-format", log_format, "Log format")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));
@@ -113,6 +118,7 @@ int main(int argc, char** argv) {
 
   runtime::configure_logging(log_format, log_level);
   try {
+    kube::set_io_threads(io_threads);
     auto metrics = std::make_shared<runtime::MetricsRegistry>();
     runtime::register_process_metrics(*metrics);
     client_options.on_request = runtime::request_metrics_hook(*metrics);

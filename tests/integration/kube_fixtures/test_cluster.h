@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -52,6 +53,9 @@ inline kube::Config admin_config() {
         "KUBECONFIG is not set: run scripts/local-cluster.sh up and "
         "eval \"$(scripts/local-cluster.sh env)\"");
   }
+  // The operator's I/O thread count, so these tests run what it runs.
+  static std::once_flag io_threads;
+  std::call_once(io_threads, [] { kube::set_io_threads(kube::kDefaultIoThreads); });
   return kube::load_config();
 }
 
