@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # 1,000 sequential GETs of one ConfigMap: kube::Client against curl holding
-# one kept-alive connection (all URLs on one curl command line), in the same
-# run and against the same API server; then the client's resident memory
-# while it holds one open watch.
+# one kept-alive connection (all URLs on one curl command line), against the
+# same API server, in interleaved rounds (timings here are noisy: every round
+# gives a ratio, the median of the rounds is the figure); then the client's
+# resident memory while it holds one open watch.
 #
-#   bench/kube_get.sh [count]
+#   bench/kube_get.sh [count] [rounds]
 #
 # Cluster: KUBECONFIG, else the local control plane (scripts/local-cluster.sh).
 # Binary: $KUBE_GET_BENCH, else <build>/bin/kube_get_bench with <build> =
@@ -13,6 +14,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 COUNT="${1:-1000}"
+ROUNDS="${2:-5}"
 if [[ -z "${KUBECONFIG:-}" ]]; then
   eval "$("$ROOT/scripts/local-cluster.sh" env)"
 fi
@@ -47,10 +49,6 @@ if [[ ! -s "$WORK/client.crt" ]]; then
   exit 1
 fi
 
-# --- our client -------------------------------------------------------------
-"$BENCH" "$NS" bench "$COUNT" | tee "$WORK/ours.txt"
-OURS_RATE="$(sed -n 's/.* \([0-9.]*\) req\/s.*/\1/p' "$WORK/ours.txt" | head -1)"
-
 # --- curl, one process, one connection ---------------------------------------
 # A config file instead of 2,000 arguments; the first transfer (TLS handshake)
 # is a warm-up, as the client's first ten are. curl speaks HTTP/2 to the API
@@ -63,7 +61,7 @@ URL="$SERVER/api/v1/namespaces/$NS/configmaps/bench"
   done
 } >"$WORK/curl.cfg"
 
-# run_curl <label> <curl flag>: prints one summary line; its rate goes to $WORK/<label>.rate
+# run_curl <label> <curl flag>: prints one summary line like the client's.
 run_curl() {
   local label="$1" flag="$2" start_ns end_ns warmup connects
   start_ns="$(date +%s%N)"
@@ -75,22 +73,44 @@ run_curl() {
   warmup="$(head -1 "$WORK/$label.txt" | cut -d' ' -f1)"
   connects="$(awk '{ c += $2 } END { print c }' "$WORK/$label.txt")"
   tail -n +2 "$WORK/$label.txt" | cut -d' ' -f1 | sort -g |
-    awk -v label="$label" -v wall_ns="$((end_ns - start_ns))" -v warmup="$warmup" \
-      -v connects="$connects" -v rate_file="$WORK/$label.rate" '
+    awk -v label="$label" -v wall_ns="$((end_ns - start_ns))" -v warmup="$warmup" -v connects="$connects" '
       { t[NR] = $1 * 1000 }
       END {
         n = NR
         seconds = wall_ns / 1e9 - warmup
         printf "%s: %d GETs in %.3f s: %.1f req/s, p50 %.3f ms, p99 %.3f ms, %d TLS connection(s)\n",
           label, n, seconds, n / seconds, t[int(0.50 * (n - 1) + 1.5)], t[int(0.99 * (n - 1) + 1.5)], connects
-        printf "%.3f\n", n / seconds > rate_file
       }'
 }
-run_curl "curl-http1.1" --http1.1
-run_curl "curl-http2" --http2
+rate() { sed -n 's/.* \([0-9.]*\) req\/s.*/\1/p'; }
+p50() { sed -n 's/.* p50 \([0-9.]*\) ms.*/\1/p'; }
+median() { sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
-for label in curl-http1.1 curl-http2; do
-  awk -v ours="$OURS_RATE" -v curl="$(cat "$WORK/$label.rate")" -v label="$label" 'BEGIN {
-    printf "ratio: sreracha-client / %s = %.2f (requests per second; >= 1 means at least as fast)\n", label, ours / curl
-  }'
+for ((round = 1; round <= ROUNDS; round++)); do
+  echo "round $round"
+  for label in sreracha-client curl-http1.1 curl-http2; do
+    case "$label" in
+      sreracha-client) "$BENCH" "$NS" bench "$COUNT" | tee "$WORK/line" ;;
+      curl-http1.1) run_curl "$label" --http1.1 | tee "$WORK/line" ;;
+      curl-http2) run_curl "$label" --http2 | tee "$WORK/line" ;;
+    esac
+    rate <"$WORK/line" >>"$WORK/$label.rates"
+    p50 <"$WORK/line" >>"$WORK/$label.p50s"
+  done
+  for curl in curl-http1.1 curl-http2; do
+    awk -v ours="$(tail -1 "$WORK/sreracha-client.rates")" -v curl="$(tail -1 "$WORK/$curl.rates")" \
+      'BEGIN {printf "%.3f\n", ours / curl}' >>"$WORK/$curl.ratios"
+  done
 done
+
+echo "--- medians of $ROUNDS rounds of $COUNT GETs"
+for label in sreracha-client curl-http1.1 curl-http2; do
+  printf '%s: %.1f req/s, p50 %.3f ms\n' "$label" "$(median <"$WORK/$label.rates")" "$(median <"$WORK/$label.p50s")"
+done
+for curl in curl-http1.1 curl-http2; do
+  printf 'ratio: sreracha-client / %s = %.2f (median of per-round req/s ratios: %s; >= 1 means at least as fast)\n' \
+    "$curl" "$(median <"$WORK/$curl.ratios")" "$(tr '\n' ' ' <"$WORK/$curl.ratios" | sed 's/ $//')"
+done
+
+# --- memory with one open watch ----------------------------------------------
+"$BENCH" "$NS" bench 100 --watch | tail -1
