@@ -20,8 +20,11 @@
 #include <thread>
 
 #include "kube/client.h"
+#include "support/temp_dir.h"
 
 namespace kube_it {
+
+using test_support::TempDir;
 
 // Runs a shell command and returns its stdout; throws if it fails.
 inline std::string run(const std::string& command) {
@@ -116,30 +119,6 @@ class NamespaceSuite : public ::testing::Test {
   static inline std::unique_ptr<kube::Config> config_;
   static inline std::unique_ptr<kube::Client> admin_;
   static inline std::string ns_;
-};
-
-// A temporary directory removed at the end of the test.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kube-it-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string write(const std::string& name, const std::string& text) const {
-    const auto file = std::filesystem::path(path_) / name;
-    std::ofstream(file) << text;
-    return file.string();
-  }
-
- private:
-  std::string path_;
 };
 
 }  // namespace kube_it

@@ -38,6 +38,7 @@ using namespace std::chrono_literals;
 using kube_it::admin_config;
 using kube_it::random_suffix;
 using kube_it::run;
+using test_support::TempDir;
 
 // Polls `condition` every 20 ms until it holds or `timeout` passes.
 inline bool eventually(const std::function<bool()>& condition,
@@ -178,27 +179,6 @@ class ChildProcess {
   pid_t pid_ = -1;
   bool exited_ = false;
   int status_ = 0;
-};
-
-// A temporary directory, removed with everything in it at destruction.
-class TempDir {
- public:
-  TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "runtime-it-XXXXXX").string();
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-    path_ = pattern;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
-  }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::string& path() const { return path_; }
-  std::string file(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
 };
 
 inline std::string read_file(const std::string& path) {

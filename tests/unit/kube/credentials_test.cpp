@@ -5,14 +5,15 @@
 
 #include <fstream>
 
+#include "config_error.h"
 #include "kube/credentials.h"
 #include "kube/errors.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace {
 
-using kube_test::ScopedEnv;
-using kube_test::TempDir;
+using test_support::ScopedEnv;
+using test_support::TempDir;
 using ::testing::HasSubstr;
 using namespace std::chrono_literals;
 
@@ -35,17 +36,6 @@ int runs(const std::string& count_file) {
   int lines = 0;
   for (std::string line; std::getline(in, line);) ++lines;
   return lines;
-}
-
-template <typename F>
-std::string config_error(F&& f) {
-  try {
-    f();
-  } catch (const kube::ConfigError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no ConfigError thrown";
-  return {};
 }
 
 TEST(ExecPlugin, RunsWithArgsEnvAndExecInfo) {

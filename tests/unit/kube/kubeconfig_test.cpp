@@ -6,31 +6,20 @@
 
 #include <cpprest/asyncrt_utils.h>
 
+#include "config_error.h"
 #include "kube/config.h"
 #include "kube/errors.h"
-#include "temp_dir.h"
+#include "support/temp_dir.h"
 
 namespace {
 
-using kube_test::ScopedEnv;
-using kube_test::TempDir;
+using test_support::ScopedEnv;
+using test_support::TempDir;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
 
 std::string b64(const std::string& text) {
   return utility::conversions::to_base64(std::vector<unsigned char>(text.begin(), text.end()));
-}
-
-// The message of the ConfigError `f` throws ("" and a failure if none).
-template <typename F>
-std::string config_error(F&& f) {
-  try {
-    f();
-  } catch (const kube::ConfigError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "no ConfigError thrown";
-  return {};
 }
 
 // A kubeconfig with one cluster, one user and one context; `user` and

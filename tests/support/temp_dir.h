@@ -1,22 +1,26 @@
-// Test helpers: a temporary directory removed at the end of the test, and
-// environment variables restored at the end of the test.
+// Test helpers shared by unit and integration tests: a temporary directory
+// removed at the end of the test, and environment variables restored at the
+// end of the test.
 #pragma once
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
-namespace kube_test {
+namespace test_support {
 
 class TempDir {
  public:
   TempDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "kube-test-XXXXXX").string();
-    path_ = ::mkdtemp(pattern.data());
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "sreracha-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
   }
   ~TempDir() {
     std::error_code ec;
@@ -26,6 +30,7 @@ class TempDir {
   TempDir& operator=(const TempDir&) = delete;
 
   const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
 
   // Writes `text` to <dir>/<name> (creating parent directories); returns the path.
   std::string write(const std::string& name, const std::string& text) const {
@@ -74,4 +79,4 @@ class ScopedEnv {
   std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
-}  // namespace kube_test
+}  // namespace test_support
