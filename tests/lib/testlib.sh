@@ -25,10 +25,11 @@ test_namespace() {
 
 # wait_until <seconds> <description> <command...>
 wait_until() {
-  local deadline=$((SECONDS + $1)) what="$2"
+  local timeout="$1" what="$2"
+  local deadline=$((SECONDS + timeout))
   shift 2
   until "$@"; do
-    ((SECONDS < deadline)) || fail "timed out after ${1:-?}s waiting for $what"
+    ((SECONDS < deadline)) || fail "timed out after ${timeout}s waiting for $what"
     sleep 0.25
   done
 }
