@@ -89,7 +89,7 @@ for refused in "delete namespaces" "create clusterrolebindings" "list secrets -n
 done
 pass "refused: delete namespaces, create clusterrolebindings, list secrets in kube-system and $NS, create pods/eviction, ..."
 for granted in "list srerachas.sreracha.io -A" "watch srerachas.sreracha.io -A" "patch srerachas.sreracha.io --subresource=status -A" \
-  "list deployments.apps -A" "create deployments.apps -A" "patch deployments.apps -A" "delete deployments.apps -A" \
+  "list deployments.apps -A" "get deployments.apps -A" "get services -A" "create deployments.apps -A" "patch deployments.apps -A" "delete deployments.apps -A" \
   "watch services -A" "patch endpointslices.discovery.k8s.io -A" "patch networkpolicies.networking.k8s.io -A" \
   "patch ingresses.networking.k8s.io -A" "delete poddisruptionbudgets.policy -A" \
   "list pods -A" "patch pods -A" "delete pods -A" "get secrets -n $NS" "get ingressclasses.networking.k8s.io" \

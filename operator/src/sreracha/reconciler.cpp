@@ -28,7 +28,8 @@ namespace {
 constexpr const char* kAppliedHash = "sreracha.io/applied-hash";
 
 // Secrets are not watched (that would take list/watch on every Secret in
-// the cluster), so a missing one is looked for again on this period.
+// the cluster), nor objects without our label, so a missing Secret or a
+// child in the way is looked at again on this period.
 constexpr std::chrono::milliseconds kDependencyRetry{30000};
 
 std::string fnv1a_hex(const std::string& text) {
@@ -62,6 +63,19 @@ bool controlled_by(const json& object, const std::string& uid) {
   if (!refs || !refs->contains("ownerReferences")) return false;
   for (const auto& ref : (*refs)["ownerReferences"]) {
     if (ref.value("controller", false) && ref.value("uid", "") == uid) return true;
+  }
+  return false;
+}
+
+// Controlled by an earlier Sreracha of this name: deleted, its children not
+// collected yet. Ours to take over, as they would have been.
+bool controlled_by_earlier(const json& object, const std::string& name) {
+  const json& meta = object.at("metadata");
+  for (const auto& ref : meta.value("ownerReferences", json::array())) {
+    if (ref.value("controller", false) && ref.value("kind", "") == "Sreracha" &&
+        ref.value("apiVersion", "").starts_with("sreracha.io/") && ref.value("name", "") == name) {
+      return true;
+    }
   }
   return false;
 }
@@ -283,6 +297,32 @@ struct Reconciler::Pass {
     return std::nullopt;
   }
 
+  // A desired child that exists but is not ours (made by hand or by another
+  // tool) is left alone: a forced apply would take it over without a word.
+  // The caches hold only our labelled objects, so what they lack is looked
+  // up; once created, a child is cached and this costs nothing.
+  std::optional<std::pair<std::string, std::string>> foreign_child(
+      const std::vector<json>& desired) {
+    for (const auto& object : desired) {
+      const ChildRef ref = ref_of(object);
+      if (observed(ref)) continue;
+      json existing;
+      try {
+        existing = r.client_.get(resource_of(ref), inst.ns, ref.name);
+      } catch (const kube::ApiError& e) {
+        if (!e.is_not_found()) throw;
+        continue;
+      }
+      if (controlled_by(existing, inst.uid) || controlled_by_earlier(existing, inst.name)) {
+        continue;
+      }
+      return std::pair{"ChildNotOwned", ref.kind + " " + inst.ns + "/" + ref.name +
+                                            " exists and is not controlled by this Sreracha; "
+                                            "delete or rename it"};
+    }
+    return std::nullopt;
+  }
+
   // Applies every desired child that differs from the cache; deletes owned
   // children the spec no longer asks for.
   void sync_children(std::vector<json> desired) {
@@ -458,12 +498,15 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   status["selector"] = app_selector_string(inst);
   status["redisURL"] = redis_url_for_status(inst);
 
-  if (auto missing = pass.missing_dependency()) {
-    set_condition(pass.conditions, {"Degraded", "True", missing->first, missing->second},
+  // A missing dependency or a child in the way: say so, change nothing else.
+  auto blocker = pass.missing_dependency();
+  if (!blocker) blocker = pass.foreign_child(render(inst));
+  if (blocker) {
+    set_condition(pass.conditions, {"Degraded", "True", blocker->first, blocker->second},
                   generation, now);
     status["conditions"] = pass.conditions;
     pass.write_status(status);
-    pass.event("Warning", missing->first, missing->second);
+    pass.event("Warning", blocker->first, blocker->second);
     return {kDependencyRetry};
   }
 
