@@ -468,9 +468,32 @@ struct Reconciler::Pass {
   }
 };
 
+Reconciler::RecycleTally Reconciler::tally_recycles(const std::string& key, const std::string& uid,
+                                                    const json& cached_stagger_status, int recycled,
+                                                    const std::string& now) {
+  std::lock_guard lock(tallies_mu_);
+  RecycleTally& tally = tallies_[key];
+  if (tally.uid != uid) tally = {uid, 0, ""};
+  // The status may be ahead of us: written by an earlier leader.
+  const long cached = cached_stagger_status.value("recycles", 0L);
+  if (cached > tally.total) {
+    tally.total = cached;
+    tally.last_time = cached_stagger_status.value("lastRecycleTime", "");
+  }
+  if (recycled > 0) {
+    tally.total += recycled;
+    tally.last_time = now;
+  }
+  return tally;
+}
+
 runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   auto cr = caches_.srerachas->get(request.ns, request.name);
-  if (!cr) return {};  // deleted: the garbage collector removes the children
+  if (!cr) {  // deleted: the garbage collector removes the children
+    std::lock_guard lock(tallies_mu_);
+    tallies_.erase(request.ns + "/" + request.name);
+    return {};
+  }
   if (cr->at("metadata").contains("deletionTimestamp")) return {};
 
   Pass pass{
@@ -577,9 +600,11 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   if (staggered.learned_lifetime) {
     stagger_status["observedLifetimeSeconds"] = staggered.learned_lifetime->count();
   }
-  if (staggered.recycled > 0) {
-    stagger_status["recycles"] = stagger_status.value("recycles", 0) + staggered.recycled;
-    stagger_status["lastRecycleTime"] = now;
+  const RecycleTally tally = tally_recycles(request.ns + "/" + request.name, inst.uid,
+                                            stagger_status, staggered.recycled, now);
+  if (tally.total > 0) {
+    stagger_status["recycles"] = tally.total;
+    stagger_status["lastRecycleTime"] = tally.last_time;
   }
   status["stagger"] = stagger_status;
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -54,11 +55,26 @@ class Reconciler : public runtime::Reconciler {
  private:
   struct Pass;  // the state of one reconcile
 
+  // status.stagger.recycles and lastRecycleTime as last written. The cached
+  // Sreracha may not show our last status write yet when the next reconcile
+  // runs (a pod event often comes first); counting on from the cache would
+  // lose that write's recycles.
+  struct RecycleTally {
+    std::string uid;
+    long total = 0;
+    std::string last_time;
+  };
+  RecycleTally tally_recycles(const std::string& key, const std::string& uid,
+                              const nlohmann::json& cached_stagger_status, int recycled,
+                              const std::string& now);
+
   kube::Client& client_;
   Caches caches_;
   runtime::EventRecorder& events_;
   runtime::MetricsRegistry& metrics_;
   std::function<Clock::time_point()> now_;
+  std::mutex tallies_mu_;
+  std::map<std::string, RecycleTally> tallies_;  // by namespace/name; REQUIRES: tallies_mu_
 };
 
 // Maps an app pod to its Sreracha (by the app.kubernetes.io/instance label the
