@@ -240,6 +240,8 @@ Reconciler::Reconciler(kube::Client& client, Caches caches, runtime::EventRecord
 struct Reconciler::Pass {
   Reconciler& r;
   const json& cr;
+  const std::string key;    // namespace/name
+  const json& base_status;  // what this pass's status is built on
   Instance inst;
   json conditions = json::array();
 
@@ -456,54 +458,50 @@ struct Reconciler::Pass {
     event("Normal", "PodRecycled", "pod " + action.pod + " replaced (" + reason + ")");
   }
 
-  // Writes status only when it differs from what the object carries.
-  void write_status(json status) {
-    json current = cr.value("status", json::object());
-    if (current == status) return;
+  // Writes status only when it differs from the status it was built on.
+  void write_status(const json& status) {
+    if (status == base_status) return;
     // metadata.uid in a patch is a precondition: if the cache still held a
     // deleted Sreracha when a new one of the same name was created, the API
     // server refuses (Conflict) instead of giving the new one a stale status.
-    json patch = {{"metadata", {{"uid", inst.uid}}}, {"status", status}};
-    r.client_.merge_patch(kSrerachas, inst.ns, inst.name, patch, "status");
+    const std::string uid = cr.at("metadata").value("uid", "");
+    json patch = {{"metadata", {{"uid", uid}}}, {"status", status}};
+    r.client_.merge_patch(kSrerachas, cr.at("metadata").value("namespace", ""),
+                          cr.at("metadata").value("name", ""), patch, "status");
+    r.remember_status(key, uid, status);
   }
 };
 
-Reconciler::RecycleTally Reconciler::tally_recycles(const std::string& key, const std::string& uid,
-                                                    const json& cached_stagger_status, int recycled,
-                                                    const std::string& now) {
-  std::lock_guard lock(tallies_mu_);
-  RecycleTally& tally = tallies_[key];
-  if (tally.uid != uid) tally = {uid, 0, ""};
-  // The status may be ahead of us: written by an earlier leader.
-  const long cached = cached_stagger_status.value("recycles", 0L);
-  if (cached > tally.total) {
-    tally.total = cached;
-    tally.last_time = cached_stagger_status.value("lastRecycleTime", "");
-  }
-  if (recycled > 0) {
-    tally.total += recycled;
-    tally.last_time = now;
-  }
-  return tally;
+std::optional<json> Reconciler::written_status(const std::string& key, const std::string& uid) {
+  std::lock_guard lock(written_mu_);
+  auto it = written_.find(key);
+  if (it == written_.end() || it->second.uid != uid) return std::nullopt;
+  return it->second.status;
+}
+
+void Reconciler::remember_status(const std::string& key, const std::string& uid, json status) {
+  std::lock_guard lock(written_mu_);
+  written_[key] = {uid, std::move(status)};
 }
 
 runtime::Result Reconciler::reconcile(const runtime::Request& request) {
+  const std::string key = request.ns + "/" + request.name;
   auto cr = caches_.srerachas->get(request.ns, request.name);
   if (!cr) {  // deleted: the garbage collector removes the children
-    std::lock_guard lock(tallies_mu_);
-    tallies_.erase(request.ns + "/" + request.name);
+    std::lock_guard lock(written_mu_);
+    written_.erase(key);
     return {};
   }
   if (cr->at("metadata").contains("deletionTimestamp")) return {};
 
-  Pass pass{
-      *this,
-      *cr,
-      {},
-      cr->contains("status") ? cr->at("status").value("conditions", json::array()) : json::array()};
+  // Our last write, else the cached status (a new Sreracha, or one whose
+  // status an earlier leader wrote).
+  json base = written_status(key, cr->at("metadata").value("uid", ""))
+                  .value_or(cr->value("status", json::object()));
+  Pass pass{*this, *cr, key, base, {}, base.value("conditions", json::array())};
   const std::string now = rfc3339(now_());
   const std::int64_t generation = cr->at("metadata").value("generation", std::int64_t{0});
-  json status = cr->value("status", json::object());
+  json status = base;
   status["observedGeneration"] = generation;
 
   try {
@@ -600,11 +598,9 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   if (staggered.learned_lifetime) {
     stagger_status["observedLifetimeSeconds"] = staggered.learned_lifetime->count();
   }
-  const RecycleTally tally = tally_recycles(request.ns + "/" + request.name, inst.uid,
-                                            stagger_status, staggered.recycled, now);
-  if (tally.total > 0) {
-    stagger_status["recycles"] = tally.total;
-    stagger_status["lastRecycleTime"] = tally.last_time;
+  if (staggered.recycled > 0) {
+    stagger_status["recycles"] = stagger_status.value("recycles", 0) + staggered.recycled;
+    stagger_status["lastRecycleTime"] = now;
   }
   status["stagger"] = stagger_status;
 

@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -55,26 +56,25 @@ class Reconciler : public runtime::Reconciler {
  private:
   struct Pass;  // the state of one reconcile
 
-  // status.stagger.recycles and lastRecycleTime as last written. The cached
-  // Sreracha may not show our last status write yet when the next reconcile
-  // runs (a pod event often comes first); counting on from the cache would
-  // lose that write's recycles.
-  struct RecycleTally {
+  // The status this reconciler last wrote, per Sreracha (namespace/name).
+  // Only the operator writes status, so this is the object's status even when
+  // the cache has not caught up with the write yet (the next reconcile often
+  // starts on a pod event that came first); building on the stale copy would
+  // undo the write (recycles lost, lastTransitionTime moved).
+  struct WrittenStatus {
     std::string uid;
-    long total = 0;
-    std::string last_time;
+    nlohmann::json status;
   };
-  RecycleTally tally_recycles(const std::string& key, const std::string& uid,
-                              const nlohmann::json& cached_stagger_status, int recycled,
-                              const std::string& now);
+  std::optional<nlohmann::json> written_status(const std::string& key, const std::string& uid);
+  void remember_status(const std::string& key, const std::string& uid, nlohmann::json status);
 
   kube::Client& client_;
   Caches caches_;
   runtime::EventRecorder& events_;
   runtime::MetricsRegistry& metrics_;
   std::function<Clock::time_point()> now_;
-  std::mutex tallies_mu_;
-  std::map<std::string, RecycleTally> tallies_;  // by namespace/name; REQUIRES: tallies_mu_
+  std::mutex written_mu_;
+  std::map<std::string, WrittenStatus> written_;  // REQUIRES: written_mu_
 };
 
 // Maps an app pod to its Sreracha (by the app.kubernetes.io/instance label the
