@@ -7,7 +7,6 @@
 
 #include <cpprest/uri.h>
 
-#include <optional>
 #include <vector>
 
 #include "kube/client.h"
@@ -17,6 +16,7 @@ namespace {
 
 using kube_it::NamespaceSuite;
 using kube_it::TempDir;
+using test_support::ScopedEnv;
 using ::testing::HasSubstr;
 namespace res = kube::resources;
 
@@ -30,33 +30,6 @@ std::string whoami(kube::Client& client) {
       reviews, "", {{"apiVersion", "authentication.k8s.io/v1"}, {"kind", "SelfSubjectReview"}});
   return review["status"]["userInfo"]["username"].get<std::string>();
 }
-
-// Sets environment variables for one test, restoring them afterwards.
-class ScopedEnv {
- public:
-  ~ScopedEnv() {
-    for (auto it = saved_.rbegin(); it != saved_.rend(); ++it) {
-      if (it->second) {
-        ::setenv(it->first.c_str(), it->second->c_str(), 1);
-      } else {
-        ::unsetenv(it->first.c_str());
-      }
-    }
-  }
-  ScopedEnv& set(const std::string& name, const std::optional<std::string>& value) {
-    const char* old = std::getenv(name.c_str());
-    saved_.emplace_back(name, old ? std::optional<std::string>(old) : std::nullopt);
-    if (value) {
-      ::setenv(name.c_str(), value->c_str(), 1);
-    } else {
-      ::unsetenv(name.c_str());
-    }
-    return *this;
-  }
-
- private:
-  std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
-};
 
 // A service account "reader" that may read and create ConfigMaps in the
 // suite's namespace and nothing else.
@@ -243,7 +216,7 @@ TEST_F(KubeAuth, InClusterWithRotatingToken) {
   dir.write("namespace", ns());
   const web::uri server(config().server);
   ScopedEnv env;
-  env.set("KUBECONFIG", std::nullopt)
+  env.unset("KUBECONFIG")
       .set("KUBERNETES_SERVICE_HOST", server.host())
       .set("KUBERNETES_SERVICE_PORT", std::to_string(server.port() > 0 ? server.port() : 443))
       .set("SRERACHA_SERVICEACCOUNT_DIR", dir.path());
