@@ -58,26 +58,29 @@ std::string rfc3339(std::chrono::system_clock::time_point t) {
   return out;
 }
 
-bool controlled_by(const json& object, const std::string& uid) {
-  const json* refs = object.contains("metadata") ? &object["metadata"] : nullptr;
-  if (!refs || !refs->contains("ownerReferences")) return false;
-  for (const auto& ref : (*refs)["ownerReferences"]) {
-    if (ref.value("controller", false) && ref.value("uid", "") == uid) return true;
+// The ownerReference marked controller, or null.
+const json* controller_ref(const json& object) {
+  if (!object.contains("metadata") || !object["metadata"].contains("ownerReferences")) {
+    return nullptr;
   }
-  return false;
+  for (const auto& ref : object["metadata"]["ownerReferences"]) {
+    if (ref.value("controller", false)) return &ref;
+  }
+  return nullptr;
 }
 
-// Controlled by an earlier Sreracha of this name: deleted, its children not
-// collected yet. Ours to take over, as they would have been.
-bool controlled_by_earlier(const json& object, const std::string& name) {
-  const json& meta = object.at("metadata");
-  for (const auto& ref : meta.value("ownerReferences", json::array())) {
-    if (ref.value("controller", false) && ref.value("kind", "") == "Sreracha" &&
-        ref.value("apiVersion", "").starts_with("sreracha.io/") && ref.value("name", "") == name) {
-      return true;
-    }
-  }
-  return false;
+bool controlled_by(const json& object, const std::string& uid) {
+  const json* ref = controller_ref(object);
+  return ref && ref->value("uid", "") == uid;
+}
+
+// Controlled by a Sreracha of this name: this one, or an earlier one that was
+// deleted before its children were collected (ours to take over, as they
+// would have been).
+bool controlled_by_sreracha_named(const json& object, const std::string& name) {
+  const json* ref = controller_ref(object);
+  return ref && ref->value("kind", "") == "Sreracha" &&
+         ref->value("apiVersion", "").starts_with("sreracha.io/") && ref->value("name", "") == name;
 }
 
 struct Condition {
@@ -315,9 +318,7 @@ struct Reconciler::Pass {
         if (!e.is_not_found()) throw;
         continue;
       }
-      if (controlled_by(existing, inst.uid) || controlled_by_earlier(existing, inst.name)) {
-        continue;
-      }
+      if (controlled_by_sreracha_named(existing, inst.name)) continue;
       return std::pair{"ChildNotOwned", ref.kind + " " + inst.ns + "/" + ref.name +
                                             " exists and is not controlled by this Sreracha; "
                                             "delete or rename it"};
