@@ -96,9 +96,10 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   std::size_t io_threads = kube::kDefaultIoThreads;
   app.add_option("--kube-io-threads", io_threads,
-                 "Threads for network I/O to the API server and the HTTP endpoints")
+                 "Threads for network I/O to the API server and the HTTP endpoints; 0: the "
+                 "threads that wait for an answer run it")
       ->capture_default_str()
-      ->check(CLI::Range(1, 64));
+      ->check(CLI::Range(0, 64));
   app.add_option("--log-format", log_format, "Log format")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "json"}));

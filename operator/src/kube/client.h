@@ -120,12 +120,14 @@ struct ClientOptions {
 };
 
 // Threads cpprestsdk runs network I/O and completions on, for the whole
-// process (clients and its HTTP listener alike). cpprestsdk's own default is
-// 40: on a small machine the hand-offs between them cost more than they give
-// (bench/kube_get.sh: ~8 % more GETs per second with 2). Nothing of ours
-// blocks on these threads, so a few are enough. Call before the first Client
-// or listener; afterwards it throws Error.
-inline constexpr std::size_t kDefaultIoThreads = 2;
+// process (clients and its HTTP listener alike). 0, the default: no pool; a
+// thread waiting for an answer runs the I/O itself meanwhile, and a
+// background thread runs it while no one waits (kube/io.h). One GET then
+// costs one context switch instead of about nine, and ~10 % less time
+// (bench/kube_get.sh). n > 0: a pool of n threads, as cpprestsdk runs by
+// default (with 40). Call before the first Client or listener; afterwards it
+// throws Error.
+inline constexpr std::size_t kDefaultIoThreads = 0;
 void set_io_threads(std::size_t threads);
 
 class Client {

@@ -12,6 +12,8 @@
 #include <cpprest/http_listener.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/io.h"
+
 namespace runtime {
 
 namespace listener = web::http::experimental::listener;
@@ -136,7 +138,10 @@ void HttpServer::start() {
 void HttpServer::stop() {
   if (!impl_) return;
   try {
-    impl_->listener->close().wait();
+    // close() waits, inside cpprestsdk's own task, for open connections
+    // (a keep-alive scrape) to end: with caller-driven I/O someone else must
+    // run the I/O that ends them.
+    kube::io::await_blocking(impl_->listener->close());
   } catch (const std::exception& e) {
     spdlog::warn("closing the HTTP server on {}: {}", address_, e.what());
   }

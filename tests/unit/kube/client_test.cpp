@@ -12,6 +12,8 @@
 #include <thread>
 
 #include "kube/client.h"
+#include "kube/io.h"
+#include "unit/kube/caller_driven_io.h"
 
 namespace {
 
@@ -54,7 +56,7 @@ class FakeApiServer {
     }
     throw std::runtime_error("no free port for the fake API server");
   }
-  ~FakeApiServer() { listener_->close().wait(); }
+  ~FakeApiServer() { kube::io::await_blocking(listener_->close()); }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
@@ -68,23 +70,43 @@ class FakeApiServer {
   }
 
  private:
+  // Never blocks: with caller-driven I/O (kube::set_io_threads(0)) this runs
+  // on the thread that runs everyone's I/O, the client's answer included.
   void handle(http::http_request request) {
-    Answer answer{404,
-                  R"({"kind":"Status","code":404,"reason":"NotFound","message":"unscripted"})"};
-    {
-      std::lock_guard lock(mu_);
-      seen_.push_back({request.method(), request.relative_uri().to_string(), request.headers(),
-                       request.extract_utf8string(true).get()});
-      if (!answers_.empty()) {
-        answer = answers_.front();
-        answers_.pop_front();
+    request.extract_utf8string(true).then([this, request](std::string body) mutable {
+      Answer answer{404,
+                    R"({"kind":"Status","code":404,"reason":"NotFound","message":"unscripted"})"};
+      {
+        std::lock_guard lock(mu_);
+        seen_.push_back({request.method(), request.relative_uri().to_string(), request.headers(),
+                         std::move(body)});
+        if (!answers_.empty()) {
+          answer = answers_.front();
+          answers_.pop_front();
+        }
       }
-    }
-    std::this_thread::sleep_for(answer.delay);
-    http::http_response response(static_cast<http::status_code>(answer.code));
-    for (const auto& [name, value] : answer.headers) response.headers().add(name, value);
-    response.set_body(answer.body, "application/json");
-    request.reply(response).wait();
+      http::http_response response(static_cast<http::status_code>(answer.code));
+      for (const auto& [name, value] : answer.headers) response.headers().add(name, value);
+      response.set_body(answer.body, "application/json");
+      if (answer.delay.count() == 0) {
+        reply(request, response);
+        return;
+      }
+      std::thread([request, response, delay = answer.delay]() mutable {
+        std::this_thread::sleep_for(delay);
+        reply(request, response);
+      }).detach();
+    });
+  }
+
+  // A client that gave up (a timeout test) makes reply() fail.
+  static void reply(http::http_request& request, const http::http_response& response) {
+    request.reply(response).then([](pplx::task<void> sent) {
+      try {
+        sent.get();
+      } catch (const std::exception&) {
+      }
+    });
   }
 
   int port_ = 0;
@@ -96,6 +118,9 @@ class FakeApiServer {
 
 class ClientTest : public ::testing::Test {
  protected:
+  // As the operator runs: the threads waiting for answers run the I/O.
+  static void SetUpTestSuite() { use_caller_driven_io(); }
+
   kube::Client make_client(kube::ClientOptions options = {}) {
     kube::Config config;
     config.server = server_.url();

@@ -12,12 +12,6 @@
 namespace {
 
 [[noreturn]] void check_in_fresh_process() {
-  try {
-    kube::set_io_threads(0);
-    std::fputs("0 threads accepted\n", stderr);
-    std::exit(1);
-  } catch (const kube::Error&) {
-  }
   kube::set_io_threads(kube::kDefaultIoThreads);
   try {
     kube::set_io_threads(4);
