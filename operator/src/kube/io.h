@@ -1,4 +1,5 @@
-// Who runs cpprestsdk's work (internal to kube/).
+// Who runs cpprestsdk's work, for kube/'s client and runtime/'s HTTP
+// listener alike.
 //
 // cpprestsdk posts every step of a request (the send, each read, each task
 // continuation) to one process-wide boost::asio io_service. Run by a pool of
