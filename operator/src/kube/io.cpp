@@ -45,6 +45,10 @@ class Driver {
     background_cv_.notify_all();
     nudge();
     background_.join();
+    // Run what is still queued (the wake-up of the last wait, at least): a
+    // pplx task posted and never run is never freed.
+    while (service().poll() > 0) {
+    }
   }
 
   void wait(const std::function<bool()>& done,
