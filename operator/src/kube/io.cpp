@@ -30,6 +30,12 @@ thread_local bool this_thread_drives = false;
 
 boost::asio::io_context& service() { return crossplat::threadpool::shared_instance().service(); }
 
+// Runs handlers on this thread until stop(), looking at least every `period`.
+template <typename Rep, typename Period>
+void run_until(const std::function<bool()>& stop, std::chrono::duration<Rep, Period> period) {
+  while (!stop()) service().run_one_for(period);
+}
+
 class Driver {
  public:
   static Driver& instance() {
@@ -61,7 +67,7 @@ class Driver {
     });
     if (this_thread_drives) {
       // A handler on the driving thread waits: no one else runs the I/O.
-      while (!done()) service().run_one_for(kBackstop);
+      run_until(done, kBackstop);
       return;
     }
     std::unique_lock lock(mu_);
@@ -92,7 +98,7 @@ class Driver {
     driving_ = true;
     this_thread_drives = true;
     lock.unlock();
-    while (!done()) service().run_one_for(kBackstop);
+    run_until(done, kBackstop);
     lock.lock();
     release();
   }
@@ -125,7 +131,7 @@ class Driver {
       this_thread_drives = true;
       lock.unlock();
       // A follower that wants the role nudges; give way after that handler.
-      while (!should_give_way()) service().run_one_for(kBackstop);
+      run_until([this] { return should_give_way(); }, kBackstop);
       lock.lock();
       background_driving_ = false;
       release();
@@ -170,7 +176,7 @@ void extra_driver_until(const std::function<bool()>& done) {
   // sleeps on until the safety net wakes it. Rare, and only while this runs.
   std::thread extra([&done] {
     this_thread_drives = true;  // a handler here that waits runs the I/O itself
-    while (!done()) service().run_one_for(std::chrono::milliseconds(10));
+    run_until(done, std::chrono::milliseconds(10));
   });
   extra.join();
 }
