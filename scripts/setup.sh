@@ -8,6 +8,8 @@ PACKAGES=(
   libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev libcli11-dev libssl-dev
   clang-format
+  # app/: Boost.Beast, hiredis; its tests and bench/app_rps.sh: Redis, openssl, wrk
+  libboost-dev libhiredis-dev redis-server redis-tools openssl wrk
 )
 # The oldest Go that builds every tool module under tests/cluster/tools.
 GO_WANT=1.26.8
