@@ -155,7 +155,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
       log::access(method, target_path(target), r.status, ms, remote_);
     }
-    stream_.expires_after(server_->options.idle_timeout);
+    // No new deadline: the one read() set covers this write too, and re-arming
+    // the stream's timer on every operation is a measurable cost per request.
     http::async_write(stream_, response_,
                       [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
                         self->on_write(ec, keep_alive);

@@ -1,0 +1,3 @@
+module sreracha.io/bench/goserver
+
+go 1.22
