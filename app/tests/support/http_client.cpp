@@ -68,4 +68,10 @@ HttpResult http_get(std::uint16_t port, const std::string& target, const std::st
       timeout_ms);
 }
 
+std::optional<long> count_in(const std::string& body) {
+  std::size_t at = body.find("\"count\":");
+  if (at == std::string::npos || body.compare(at + 8, 4, "null") == 0) return std::nullopt;
+  return std::stol(body.substr(at + 8));
+}
+
 }  // namespace test_support

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 namespace test_support {
@@ -22,5 +23,8 @@ HttpResult http_raw(std::uint16_t port, const std::string& raw, int timeout_ms =
 // GET (or another method) with Connection: close.
 HttpResult http_get(std::uint16_t port, const std::string& target,
                     const std::string& method = "GET", int timeout_ms = 3000);
+
+// The "count" of an app's 200 answer; nullopt when it says null or is absent.
+std::optional<long> count_in(const std::string& body);
 
 }  // namespace test_support

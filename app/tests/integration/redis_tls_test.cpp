@@ -1,0 +1,78 @@
+// rediss:// against a TLS-only redis-server with a CA made for the test: the
+// certificate is checked against --redis-ca (or the system store) and the
+// URL's host name.
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "support/http_client.h"
+#include "support/process.h"
+
+namespace test_support {
+namespace {
+
+using namespace std::chrono_literals;
+
+class AppRedisTls : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A CA, and a server certificate from it for the name "localhost" only
+    // (no IP SAN: dialing 127.0.0.1 must then fail the name check).
+    std::ofstream(dir_.file("ext.cnf")) << "subjectAltName=DNS:localhost\n";
+    std::string d = dir_.path();
+    std::string script =
+        "set -e; cd '" + d + "'; " +
+        "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-keyout ca.key -out ca.pem -days 1 -subj /CN=sreracha-test-ca; "
+        "openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
+        "-keyout server.key -out server.csr -subj /CN=localhost; "
+        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial "
+        "-out server.pem -days 1 -extfile ext.cnf";
+    std::string command = "bash -c \"" + script + "\" >'" + d + "/openssl.log' 2>&1";
+    ASSERT_EQ(std::system(command.c_str()), 0) << read_file(dir_.file("openssl.log"));
+    redis_.emplace(
+        dir_.path(), free_port(),
+        std::vector<std::string>{"--tls-cert-file", dir_.file("server.pem"), "--tls-key-file",
+                                 dir_.file("server.key"), "--tls-ca-cert-file", dir_.file("ca.pem"),
+                                 "--tls-auth-clients", "no"},
+        true);
+    redis_->start();
+  }
+  std::string url(const std::string& host) const {
+    return "rediss://" + host + ":" + std::to_string(redis_->port());
+  }
+  TempDir dir_;
+  std::optional<RedisServer> redis_;
+};
+
+TEST_F(AppRedisTls, TestCaAndTheServersNameConnect) {
+  App app(dir_.path(), "app", {"--redis-url", url("localhost"), "--redis-ca", dir_.file("ca.pem")});
+  ASSERT_NE(app.port(), 0);
+  ASSERT_TRUE(app.wait_for_log("\"msg\":\"connected to redis\"", 5s)) << app.logs();
+  EXPECT_NE(app.logs().find("\"tls\":true"), std::string::npos);
+  EXPECT_TRUE(
+      wait_until([&] { return count_in(http_get(app.port(), "/?q=1").body).has_value(); }, 3s))
+      << app.logs();
+}
+
+TEST_F(AppRedisTls, TheSystemStoreDoesNotTrustTheTestCa) {
+  App app(dir_.path(), "app", {"--redis-url", url("localhost")}, {{"REDIS_CA", ""}});
+  ASSERT_NE(app.port(), 0);
+  ASSERT_TRUE(app.wait_for_log("certificate verification failed", 5s)) << app.logs();
+  EXPECT_EQ(app.logs().find("\"msg\":\"connected to redis\""), std::string::npos);
+  EXPECT_NE(http_get(app.port(), "/?q=1").body.find("unavailable: tls to redis failed"),
+            std::string::npos);
+}
+
+TEST_F(AppRedisTls, ANameTheCertificateDoesNotCarryIsRefused) {
+  App app(dir_.path(), "app", {"--redis-url", url("127.0.0.1")},
+          {{"REDIS_CA", dir_.file("ca.pem")}});
+  ASSERT_NE(app.port(), 0);
+  ASSERT_TRUE(app.wait_for_log("certificate verification failed: IP address mismatch", 5s))
+      << app.logs();
+  EXPECT_FALSE(count_in(http_get(app.port(), "/?q=1").body));
+}
+
+}  // namespace
+}  // namespace test_support
