@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 
 TEST(AppProcess, BadRedisUrlFailsAtStartUpWithAClearError) {
   TempDir dir;
-  Process p({SRERACHA_APP_BINARY, "--listen", "127.0.0.1:0"}, dir.file("out"), dir.file("err"),
+  Process p({app_binary(), "--listen", "127.0.0.1:0"}, dir.file("out"), dir.file("err"),
             {{"REDIS_URL", "redis://[::1:6379"}});
   auto status = p.wait(5s);
   ASSERT_TRUE(status);

@@ -31,6 +31,11 @@ bool port_accepts(std::uint16_t port) {
 
 }  // namespace
 
+std::string app_binary() {
+  const char* other = std::getenv("SRERACHA_APP_BINARY");
+  return other != nullptr && *other != '\0' ? other : SRERACHA_APP_BINARY;
+}
+
 TempDir::TempDir() {
   const char* base = std::getenv("TMPDIR");
   std::string pattern = std::string(base && *base ? base : "/tmp") + "/sreracha-app-test-XXXXXX";
@@ -176,7 +181,7 @@ App::App(const std::string& dir, const std::string& name, std::vector<std::strin
       err_path_(dir + "/" + name + ".err"),
       process_(
           [&] {
-            std::vector<std::string> argv = {SRERACHA_APP_BINARY, "--listen", "127.0.0.1:0"};
+            std::vector<std::string> argv = {app_binary(), "--listen", "127.0.0.1:0"};
             argv.insert(argv.end(), args.begin(), args.end());
             return argv;
           }(),

@@ -79,7 +79,11 @@ class RedisServer {
   std::optional<Process> process_;
 };
 
-// The app (build/bin/sreracha) listening on 127.0.0.1, a port of its own.
+// The app binary under test: $SRERACHA_APP_BINARY (e.g. the sanitizer
+// build's) or else the one this test was built with.
+std::string app_binary();
+
+// The app (app_binary()) listening on 127.0.0.1, a port of its own.
 class App {
  public:
   App(const std::string& dir, const std::string& name, std::vector<std::string> args,
