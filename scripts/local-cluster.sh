@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# A real, local Kubernetes control plane with simulated nodes:
-# etcd, kube-apiserver (RBAC, service-account tokens), kube-controller-manager,
-# kube-scheduler, and kwok playing the kubelet for fake nodes in two zones.
-# No container runs: pods are scheduled and their status is simulated by kwok
-# stages (tests/e2e/stages). Everything listens on 127.0.0.1 only.
+# A real, local Kubernetes control plane with simulated nodes and one real one:
+# etcd, kube-apiserver (RBAC and the Node authorizer, service-account tokens),
+# kube-controller-manager, kube-scheduler, and kwok playing the kubelet for
+# fake nodes in two zones: on those no container runs, pods are scheduled and
+# their status is simulated by kwok stages (tests/e2e/stages). Where root and
+# the kernel allow, also one real node (scripts/real-node.sh): kubelet,
+# kube-proxy, containerd, runc, a CNI bridge and CoreDNS, running the pods
+# that tolerate its taint sreracha.io/node=real:NoSchedule. The control plane
+# listens on 127.0.0.1 only; the real node on its pod bridge's address.
 #
 #   scripts/local-cluster.sh up          start (idempotent)
 #   scripts/local-cluster.sh down        stop exactly what `up` started; remove state
 #   scripts/local-cluster.sh status      exit 0 when the API server answers
 #   scripts/local-cluster.sh env         `export KUBECONFIG=... PATH=...` for eval
 #   scripts/local-cluster.sh kubeconfig  the admin kubeconfig's path
+#   scripts/local-cluster.sh node-status the real node: "ready", "skipped: <why>"
+#                                        or "failed: <why>" (exit 0 only when ready)
 #
 # Environment:
 #   SRERACHA_CLUSTER_DIR   state directory (default /tmp/sreracha-cluster-$UID);
@@ -17,6 +23,8 @@
 #   SRERACHA_API_PORT, SRERACHA_ETCD_PORT   ports (default 36443, 32379; the
 #                          etcd peer port is the etcd port + 1)
 #   SRERACHA_NODES         number of fake nodes, half per zone (default 4)
+#   SRERACHA_REAL_NODE=0   no real node; SRERACHA_POD_CIDR its pod network
+#                          (scripts/real-node.sh)
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -25,6 +33,7 @@ API_PORT="${SRERACHA_API_PORT:-36443}"
 ETCD_PORT="${SRERACHA_ETCD_PORT:-32379}"
 NODES="${SRERACHA_NODES:-4}"
 HOST=127.0.0.1
+SERVICE_CIDR=10.96.0.0/16
 
 TOOL_PATH="$("$ROOT/scripts/tools.sh" path)"
 export PATH="$TOOL_PATH:$PATH"
@@ -76,7 +85,12 @@ issue() {
 
 make_pki() {
   mkdir -p "$DIR/pki"
-  [[ -f "$DIR/pki/ca.crt" ]] && return 0
+  if [[ -f "$DIR/pki/ca.crt" ]]; then
+    # A directory from before the real node existed.
+    [[ -f "$DIR/pki/apiserver-kubelet-client.crt" ]] ||
+      issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
+    return 0
+  fi
   openssl ecparam -name prime256v1 -genkey -noout -out "$DIR/pki/ca.key" 2>/dev/null
   openssl req -x509 -new -key "$DIR/pki/ca.key" -subj "/CN=sreracha-local-ca" -days 365 \
     -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
@@ -88,6 +102,8 @@ make_pki() {
   issue scheduler "/CN=system:kube-scheduler"
   # kwok writes node and pod status for every fake node: cluster-admin.
   issue kwok "/O=system:masters/CN=kwok"
+  # The API server's identity towards kubelets (logs, exec, port-forward).
+  issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client"
   # Service-account token signing key.
   openssl ecparam -name prime256v1 -genkey -noout -out "$DIR/pki/sa.key" 2>/dev/null
   openssl ec -in "$DIR/pki/sa.key" -pubout -out "$DIR/pki/sa.pub" 2>/dev/null
@@ -157,12 +173,17 @@ start_apiserver() {
     --etcd-servers "http://$HOST:$ETCD_PORT" \
     --tls-cert-file "$DIR/pki/apiserver.crt" --tls-private-key-file "$DIR/pki/apiserver.key" \
     --client-ca-file "$DIR/pki/ca.crt" \
-    --authorization-mode RBAC \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction \
+    --kubelet-client-certificate "$DIR/pki/apiserver-kubelet-client.crt" \
+    --kubelet-client-key "$DIR/pki/apiserver-kubelet-client.key" \
+    --kubelet-certificate-authority "$DIR/pki/ca.crt" \
+    --kubelet-preferred-address-types InternalIP \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-account-key-file "$DIR/pki/sa.pub" \
     --service-account-signing-key-file "$DIR/pki/sa.key" \
     --api-audiences https://kubernetes.default.svc.cluster.local \
-    --service-cluster-ip-range 10.96.0.0/16 \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
     --endpoint-reconciler-type none \
     --allow-privileged=true \
     --profiling=false \
@@ -243,13 +264,17 @@ nodes_ready() {
   [[ "$ready" -ge "$NODES" ]]
 }
 
+# shellcheck source=scripts/real-node.sh
+source "$ROOT/scripts/real-node.sh"
+
 default_sa_exists() {
   kubectl --kubeconfig "$KUBECONFIG_FILE" get serviceaccount default -n default >/dev/null 2>&1
 }
 
 up() {
   local start_time=$SECONDS
-  if api_ready && running kwok && running kube-controller-manager && running kube-scheduler; then
+  if api_ready && running kwok && running kube-controller-manager && running kube-scheduler &&
+    real_node_running; then
     log "already running ($DIR)"
     return 0
   fi
@@ -263,17 +288,35 @@ up() {
   start_scheduler
   start_kwok
   create_nodes
+  # A real node that fails to start leaves the kwok cluster usable; its tests
+  # then fail with the reason (node-status), they are not skipped. A subshell
+  # outside any condition, so that set -e holds in it (bash ignores -e in a
+  # function called from an `if` or `||`): a failed step, above all a safety
+  # rule, stops it before any pod can start.
+  local node_rc
+  set +e
+  (set -e; real_node_up)
+  node_rc=$?
+  set -e
+  if ((node_rc != 0)); then
+    echo "failed: the real node did not start (exit $node_rc); logs in $DIR/logs" >"$NODE_STATUS"
+    log "$(cat "$NODE_STATUS")"
+  fi
   wait_for 60 "$NODES Ready nodes" nodes_ready
   # Pods cannot be created in a namespace before its default ServiceAccount exists.
   wait_for 60 "the default ServiceAccount" default_sa_exists
+  real_node_wait || true
   log "up in $((SECONDS - start_time))s: KUBECONFIG=$KUBECONFIG_FILE"
 }
 
 down() {
   local name pid
-  # Reverse start order, so nothing logs errors about a vanished dependency.
-  # The operator `make demo` leaves running goes first.
-  for name in operator kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  # The real node first: its pods, containerd, bridge and rules; then the
+  # rest in reverse start order, so nothing logs errors about a vanished
+  # dependency. The operator `make demo` leaves running goes first.
+  stop_component operator
+  real_node_down
+  for name in kwok kube-scheduler kube-controller-manager kube-apiserver etcd; do
     if running "$name"; then
       pid="$(cat "$DIR/$name.pid")"
       kill "$pid" 2>/dev/null || true
@@ -302,8 +345,12 @@ case "${1:-}" in
     echo "export PATH=$TOOL_PATH:\$PATH"
     ;;
   kubeconfig) echo "$KUBECONFIG_FILE" ;;
+  node-status)
+    if [[ -f "$NODE_STATUS" ]]; then cat "$NODE_STATUS"; else echo "skipped: the local cluster is not running"; fi
+    [[ "$(cat "$NODE_STATUS" 2>/dev/null)" == ready ]]
+    ;;
   *)
-    echo "usage: $0 up|down|status|env|kubeconfig" >&2
+    echo "usage: $0 up|down|status|env|kubeconfig|node-status" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,8 @@ PACKAGES=(
   clang-format
   # app/: Boost.Beast, hiredis; its tests and bench/app_rps.sh: Redis, openssl, wrk
   libboost-dev libhiredis-dev redis-server redis-tools openssl wrk
+  # The local cluster's real node (scripts/real-node.sh); redis-server for its Redis image
+  containerd runc containernetworking-plugins iptables redis-server
 )
 # The oldest Go that builds every tool module under tests/cluster/tools.
 GO_WANT=1.26.8

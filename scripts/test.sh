@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests (normal and ASan+UBSan builds), then the
-# integration and e2e tests against the local control plane. Starts the
-# cluster if it is not running and stops it afterwards only if it started it.
+# integration and e2e tests against the local control plane, then the node
+# tests on its real node. Starts the cluster if it is not running and stops it
+# afterwards only if it started it.
 # SRERACHA_USE_EXISTING_CLUSTER=1 uses the cluster in KUBECONFIG instead.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,4 +33,8 @@ trap cleanup EXIT
 
 echo "== integration and e2e tests"
 (cd "$BUILD" && ctest -L 'integration|e2e' --output-on-failure -j2 ${CTEST_ARGS:-}) || status=1
+# Real containers on the real node; ctest reports them skipped, with the
+# reason, where the cluster has none (scripts/local-cluster.sh node-status).
+echo "== node tests (real node: $(scripts/local-cluster.sh node-status 2>/dev/null || true))"
+(cd "$BUILD" && ctest -L node --output-on-failure -j2 ${CTEST_ARGS:-}) || status=1
 exit $status

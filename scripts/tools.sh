@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the local control plane's Go tools (kube-apiserver, kube-controller-manager,
-# kube-scheduler, etcd, kwok, helm) from the Go module proxy, once per version.
+# Builds the local cluster's Go tools from the Go module proxy, once per version:
+# the control plane (kube-apiserver, kube-controller-manager, kube-scheduler,
+# etcd, kwok, helm) and the real node (kubelet, kube-proxy, CoreDNS).
 #
 # Each tool has its own go.mod under tests/cluster/tools/<tool>/ (the tools pin
 # different k8s.io library versions; one shared module would let minimum version
@@ -8,7 +9,9 @@
 # the tool's version, so only the first run pays:
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/sreracha/<tool>-<version>/bin
 #
-#   scripts/tools.sh build   build whatever is missing (idempotent)
+#   scripts/tools.sh build [control-plane|node]   build whatever is missing
+#                            (idempotent; default both, the node's tools only
+#                            as root, since only root can run the real node)
 #   scripts/tools.sh path    print the PATH entries (colon-separated)
 set -euo pipefail
 
@@ -29,6 +32,7 @@ kubernetes_version() { version_of kubernetes k8s.io/kubernetes; }
 etcd_version() { version_of etcd go.etcd.io/etcd/server/v3; }
 kwok_version() { version_of kwok sigs.k8s.io/kwok; }
 helm_version() { version_of helm helm.sh/helm/v3; }
+coredns_version() { version_of coredns github.com/coredns/coredns; }
 
 bin_dir() { echo "$CACHE/$1-$2/bin"; }
 
@@ -67,6 +71,27 @@ build_kubernetes() {
     k8s.io/kubernetes/cmd/kube-scheduler
 }
 
+# kubelet and kube-proxy: a module of their own (kubernetes-node), so adding
+# them did not change the control plane's module or invalidate its cache.
+build_kubernetes_node() {
+  local v major minor
+  v="$(kubernetes_version)"
+  major="${v#v}"; major="${major%%.*}"
+  minor="${v#v*.}"; minor="${minor%%.*}"
+  local pkg=k8s.io/component-base/version
+  build_into kubernetes-node "$v" \
+    "-X $pkg.gitVersion=$v -X $pkg.gitMajor=$major -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z" \
+    k8s.io/kubernetes/cmd/kubelet \
+    k8s.io/kubernetes/cmd/kube-proxy
+}
+
+# CoreDNS with only the plugins the cluster uses (tests/cluster/tools/coredns/main.go).
+build_coredns() {
+  local v
+  v="$(coredns_version)"
+  build_into coredns "$v" "-X github.com/coredns/coredns/coremain.GitCommit=$v" .
+}
+
 build_etcd() {
   local v
   v="$(etcd_version)"
@@ -96,6 +121,8 @@ tool_path() {
     "$(bin_dir etcd "$(etcd_version)")"
     "$(bin_dir kwok "$(kwok_version)")"
     "$(bin_dir helm "$(helm_version)")"
+    "$(bin_dir kubernetes-node "$(kubernetes_version)")"
+    "$(bin_dir coredns "$(coredns_version)")"
   )
   local IFS=:
   echo "${parts[*]}"
@@ -103,10 +130,21 @@ tool_path() {
 
 case "${1:-build}" in
   build)
-    build_etcd
-    build_kwok
-    build_kubernetes
-    build_helm
+    group="${2:-all}"
+    if [[ "$group" == all || "$group" == control-plane ]]; then
+      build_etcd
+      build_kwok
+      build_kubernetes
+      build_helm
+    fi
+    if [[ "$group" == all || "$group" == node ]]; then
+      if [[ $(id -u) -eq 0 ]]; then
+        build_kubernetes_node
+        build_coredns
+      elif [[ "$group" == node ]]; then
+        echo "tools: the real node's tools are built only as root (only root can run them)" >&2
+      fi
+    fi
     ;;
   path) tool_path ;;
   versions)
@@ -114,9 +152,10 @@ case "${1:-build}" in
     echo "etcd $(etcd_version)"
     echo "kwok $(kwok_version)"
     echo "helm $(helm_version)"
+    echo "coredns $(coredns_version)"
     ;;
   *)
-    echo "usage: $0 build|path|versions" >&2
+    echo "usage: $0 build [control-plane|node]|path|versions" >&2
     exit 2
     ;;
 esac
