@@ -52,7 +52,8 @@ struct HttpServer::State {
         handler(std::move(h)),
         options(o),
         grace_timer(io),
-        accept_retry(io) {}
+        accept_retry(io),
+        sweep_timer(io) {}
 
   // A connection closed; the last one of a shutdown reports the drain.
   void maybe_drained() {
@@ -73,6 +74,7 @@ struct HttpServer::State {
   std::function<void(std::size_t)> on_drained;
   asio::steady_timer grace_timer;
   asio::steady_timer accept_retry;
+  asio::steady_timer sweep_timer;  // closes connections stuck past idle_timeout
 };
 
 namespace {
@@ -104,12 +106,20 @@ class Connection : public std::enable_shared_from_this<Connection> {
     stream_.socket().close(ec);  // pending operations complete with operation_aborted
   }
 
+  // Waiting for a request, reading one or writing its answer for longer than
+  // `timeout`: an idle keep-alive client, a slow one, or one that stopped reading.
+  bool stuck(Clock::time_point now, std::chrono::seconds timeout) const {
+    return now - phase_started_ > timeout;
+  }
+
  private:
   void read() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(server_->options.header_limit));
     parser_->body_limit(server_->options.body_limit);
-    stream_.expires_after(server_->options.idle_timeout);
+    // Not stream_.expires_after(): re-arming a timer per request cost ~9 % of
+    // a request's CPU time (bench/app_rps.sh); one sweep a second does the job.
+    phase_started_ = Clock::now();
     http::async_read(
         stream_, buffer_, *parser_,
         [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_read(ec); });
@@ -155,8 +165,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
       double ms = std::chrono::duration<double, std::milli>(Clock::now() - started_).count();
       log::access(method, target_path(target), r.status, ms, remote_);
     }
-    // No new deadline: the one read() set covers this write too, and re-arming
-    // the stream's timer on every operation is a measurable cost per request.
+    phase_started_ = Clock::now();
     http::async_write(stream_, response_,
                       [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
                         self->on_write(ec, keep_alive);
@@ -179,9 +188,22 @@ class Connection : public std::enable_shared_from_this<Connection> {
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   std::string remote_;
-  bool busy_ = false;  // a request was read and its response is not written yet
-  Clock::time_point started_;
+  bool busy_ = false;                // a request was read and its response is not written yet
+  Clock::time_point started_;        // the request was read: for its duration_ms
+  Clock::time_point phase_started_;  // this read or write began: for stuck()
 };
+
+void sweep_every_second(const std::shared_ptr<HttpServer::State>& state) {
+  state->sweep_timer.expires_after(std::chrono::seconds(1));
+  state->sweep_timer.async_wait([state](beast::error_code ec) {
+    if (ec || state->stopping) return;
+    auto now = Clock::now();
+    for (auto* c : state->connections) {
+      if (c->stuck(now, state->options.idle_timeout)) c->close();
+    }
+    sweep_every_second(state);
+  });
+}
 
 void accept_next(const std::shared_ptr<HttpServer::State>& state) {
   state->acceptor.async_accept([state](beast::error_code ec, tcp::socket socket) {
@@ -206,12 +228,14 @@ HttpServer::HttpServer(asio::io_context& io, const tcp::endpoint& endpoint, Hand
                        ServerOptions options)
     : state_(std::make_shared<State>(io, endpoint, std::move(handler), options)) {
   accept_next(state_);
+  sweep_every_second(state_);
 }
 
 HttpServer::~HttpServer() {
   beast::error_code ec;
   state_->stopping = true;
   state_->acceptor.close(ec);
+  state_->sweep_timer.cancel();
 }
 
 tcp::endpoint HttpServer::local_endpoint() const { return state_->acceptor.local_endpoint(); }
@@ -223,6 +247,7 @@ void HttpServer::shutdown(std::chrono::milliseconds grace,
   beast::error_code ec;
   s.acceptor.close(ec);
   s.accept_retry.cancel();
+  s.sweep_timer.cancel();  // the grace timer bounds what is left
   for (auto* c : s.connections) {
     if (c->idle()) c->close();
   }

@@ -19,7 +19,8 @@ struct ServerOptions {
   std::size_t header_limit = 16 * 1024;
   // A request body (nobody should send one): larger gets 413.
   std::size_t body_limit = 64 * 1024;
-  // A connection with no request in progress is closed after this long.
+  // A connection is closed when it waited for a request, read one or wrote
+  // an answer for longer than this (checked once a second).
   std::chrono::seconds idle_timeout{60};
   bool access_log = true;
 };

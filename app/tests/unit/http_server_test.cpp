@@ -24,9 +24,11 @@ namespace asio = boost::asio;
 
 class AppServer : public ::testing::Test {
  protected:
-  void start(std::chrono::milliseconds handler_delay = {}) {
+  void start(std::chrono::milliseconds handler_delay = {},
+             std::chrono::seconds idle_timeout = std::chrono::seconds(60)) {
     ServerOptions options;
     options.header_limit = 4096;
+    options.idle_timeout = idle_timeout;
     options.access_log = false;
     server_ = std::make_unique<HttpServer>(
         io_, asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0),
@@ -122,6 +124,26 @@ TEST_F(AppServer, MalformedRequestsGet400AndOversizedHeaders431) {
   EXPECT_EQ(http_get(port_, "/?q=" + std::string(3000, 'x')).status, 200);
   // The server still answers after all that.
   EXPECT_EQ(http_get(port_, "/?q=1").status, 200);
+}
+
+TEST_F(AppServer, IdleAndStalledConnectionsAreClosedAfterTheIdleTimeout) {
+  start({}, std::chrono::seconds(1));
+  int idle = connect_idle(port_);
+  int stalled = connect_idle(port_);
+  std::string half = "GET /?q=1 HTTP/1.1\r\nHost: x\r\n";  // never finished
+  ASSERT_EQ(::send(stalled, half.data(), half.size(), 0), static_cast<ssize_t>(half.size()));
+  timeval tv{5, 0};
+  auto started = std::chrono::steady_clock::now();
+  for (int fd : {idle, stalled}) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char c;
+    EXPECT_EQ(::recv(fd, &c, 1, 0), 0) << "closed by the server, not by the 5 s receive timeout";
+    ::close(fd);
+  }
+  auto took = std::chrono::steady_clock::now() - started;
+  EXPECT_GE(took, std::chrono::milliseconds(900));
+  EXPECT_LT(took, std::chrono::milliseconds(3500));
+  EXPECT_EQ(http_get(port_, "/?q=1").status, 200) << "and it still serves";
 }
 
 TEST_F(AppServer, ShutdownClosesIdleConnectionsAndStopsAccepting) {
