@@ -3,10 +3,13 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include <pplx/threadpool.h>
+#include <spdlog/spdlog.h>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -24,16 +27,40 @@ constexpr auto kQuiet = std::chrono::milliseconds(20);
 // How often a driver looks up although no handler ran. Every wait posts a
 // handler when its task is done, so this is only a safety net.
 constexpr auto kBackstop = std::chrono::seconds(1);
+// While a rescue runs, a task may be finished by the rescuer while its
+// waiter drives: the waiter looks up this often instead.
+constexpr auto kRescuePoll = std::chrono::milliseconds(2);
+// The watchdog's heartbeat: one every kBeatPeriod; one not run within kStall
+// means no thread is running handlers (the driver is blocked inside one).
+// kStall is far above any handler's normal run time and the kQuiet gap.
+constexpr auto kBeatPeriod = std::chrono::milliseconds(250);
+constexpr auto kStall = std::chrono::milliseconds(100);
+// More rescuers than this would mean handlers that block one another in a
+// chain; past it the watchdog only logs.
+constexpr std::size_t kMaxRescuers = 8;
 
 std::atomic<bool> caller_driven{false};
+std::atomic<bool> rescue_active{false};
+std::atomic<std::uint64_t> rescue_count{0};
 thread_local bool this_thread_drives = false;
+thread_local bool this_thread_rescues = false;
 
 boost::asio::io_context& service() { return crossplat::threadpool::shared_instance().service(); }
 
-// Runs handlers on this thread until stop(), looking at least every `period`.
-template <typename Rep, typename Period>
-void run_until(const std::function<bool()>& stop, std::chrono::duration<Rep, Period> period) {
-  while (!stop()) service().run_one_for(period);
+// Runs handlers on this thread until stop(). A handler that throws is a bug
+// elsewhere, but must not leave the driver role taken for good (every later
+// wait would sleep forever): it is logged and the loop goes on.
+void run_until(const std::function<bool()>& stop) {
+  while (!stop()) {
+    try {
+      service().run_one_for(rescue_active.load(std::memory_order_relaxed) ? kRescuePoll
+                                                                          : kBackstop);
+    } catch (const std::exception& e) {
+      spdlog::error("kube/io: an I/O handler threw: {}", e.what());
+    } catch (...) {
+      spdlog::error("kube/io: an I/O handler threw a non-standard exception");
+    }
+  }
 }
 
 class Driver {
@@ -49,7 +76,11 @@ class Driver {
       stop_ = true;
     }
     background_cv_.notify_all();
+    watchdog_cv_.notify_all();
     nudge();
+    watchdog_.join();
+    rescue_active = false;
+    for (auto& rescuer : rescuers_) rescuer.thread.join();
     background_.join();
     // Run what is still queued (the wake-up of the last wait, at least): a
     // pplx task posted and never run is never freed.
@@ -66,8 +97,8 @@ class Driver {
       if (followers_ > 0) followers_cv_.notify_all();
     });
     if (this_thread_drives) {
-      // A handler on the driving thread waits: no one else runs the I/O.
-      run_until(done, kBackstop);
+      // A handler on a driving thread waits: it runs the I/O itself.
+      run_until(done);
       return;
     }
     std::unique_lock lock(mu_);
@@ -91,14 +122,22 @@ class Driver {
   }
 
  private:
-  Driver() : work_(service().get_executor()), background_([this] { run_background(); }) {}
+  struct Rescuer {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> finished;
+  };
+
+  Driver()
+      : work_(service().get_executor()),
+        background_([this] { run_background(); }),
+        watchdog_([this] { run_watchdog(); }) {}
 
   // Runs the io_service until done(); `lock` is held on entry and exit.
   void drive(std::unique_lock<std::mutex>& lock, const std::function<bool()>& done) {
     driving_ = true;
     this_thread_drives = true;
     lock.unlock();
-    run_until(done, kBackstop);
+    run_until(done);
     lock.lock();
     release();
   }
@@ -131,7 +170,7 @@ class Driver {
       this_thread_drives = true;
       lock.unlock();
       // A follower that wants the role nudges; give way after that handler.
-      run_until([this] { return should_give_way(); }, kBackstop);
+      run_until([this] { return should_give_way(); });
       lock.lock();
       background_driving_ = false;
       release();
@@ -143,19 +182,86 @@ class Driver {
     return stop_ || followers_ > 0;
   }
 
+  // Posts heartbeats; starts a rescuer when one is not run in time, and ends
+  // the rescue once a thread other than a rescuer runs one again.
+  void run_watchdog() {
+    std::unique_lock lock(mu_);
+    std::uint64_t posted = 0;
+    bool warned_at_limit = false;
+    while (!stop_) {
+      const auto beat = ++posted;
+      boost::asio::post(service(), [this, beat] {
+        std::lock_guard beat_lock(mu_);
+        beat_ran_ = beat;
+        beat_ran_on_rescuer_ = this_thread_rescues;
+        watchdog_cv_.notify_all();
+      });
+      const bool ran =
+          watchdog_cv_.wait_for(lock, kStall, [&] { return stop_ || beat_ran_ >= beat; });
+      if (stop_) break;
+      join_finished_rescuers();
+      if (ran && !beat_ran_on_rescuer_) {
+        rescue_active = false;  // the drivers run handlers again: rescuers stop
+        warned_at_limit = false;
+        watchdog_cv_.wait_for(lock, kBeatPeriod, [this] { return stop_; });
+        continue;
+      }
+      if (ran) continue;  // only a rescuer ran it: the stuck handler may still be stuck
+      if (rescuers_.size() >= kMaxRescuers) {
+        if (!warned_at_limit) {
+          spdlog::error("kube/io: {} I/O handlers are blocked at once; not starting more threads",
+                        rescuers_.size());
+          warned_at_limit = true;
+        }
+        continue;
+      }
+      start_rescuer();
+    }
+  }
+
+  // REQUIRES: mu_ held.
+  void start_rescuer() {
+    rescue_active = true;
+    rescue_count.fetch_add(1);
+    auto finished = std::make_shared<std::atomic<bool>>(false);
+    spdlog::debug("kube/io: no I/O handler ran for {} ms; starting rescuer {}", kStall.count(),
+                  rescuers_.size() + 1);
+    rescuers_.push_back({std::thread([finished] {
+                           this_thread_drives = true;  // a nested wait runs the I/O itself
+                           this_thread_rescues = true;
+                           run_until([] { return !rescue_active.load(); });
+                           finished->store(true);
+                         }),
+                         finished});
+  }
+
+  // REQUIRES: mu_ held.
+  void join_finished_rescuers() {
+    std::erase_if(rescuers_, [](Rescuer& rescuer) {
+      if (!rescuer.finished->load()) return false;
+      rescuer.thread.join();
+      return true;
+    });
+  }
+
   std::mutex mu_;
   std::condition_variable followers_cv_;       // the role is free, or a task is done
   std::condition_variable background_cv_;      // the role is free, or stop
+  std::condition_variable watchdog_cv_;        // a heartbeat ran, or stop
   bool driving_ = false;                       // REQUIRES: mu_ held
   bool background_driving_ = false;            // REQUIRES: mu_ held
   bool background_waits_for_release_ = false;  // REQUIRES: mu_ held
   int followers_ = 0;                          // REQUIRES: mu_ held; waiting while others drive
   bool stop_ = false;                          // REQUIRES: mu_ held
   Clock::time_point released_at_{};            // REQUIRES: mu_ held
+  std::uint64_t beat_ran_ = 0;                 // REQUIRES: mu_ held; the last heartbeat run
+  bool beat_ran_on_rescuer_ = false;           // REQUIRES: mu_ held
+  std::vector<Rescuer> rescuers_;              // REQUIRES: mu_ held; only the watchdog's thread
   // Without pool threads nothing else keeps the io_service from running out
   // of work, and run_one_for() would return at once instead of waiting.
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
   std::thread background_;
+  std::thread watchdog_;
 };
 
 }  // namespace
@@ -171,19 +277,11 @@ void nudge() {
   if (callers_drive()) boost::asio::post(service(), [] {});
 }
 
-void extra_driver_until(const std::function<bool()>& done) {
-  // Not a driver in the sense above: it may finish a task whose waiter then
-  // sleeps on until the safety net wakes it. Rare, and only while this runs.
-  std::thread extra([&done] {
-    this_thread_drives = true;  // a handler here that waits runs the I/O itself
-    run_until(done, std::chrono::milliseconds(10));
-  });
-  extra.join();
-}
-
 void start_caller_driven() {
   Driver::instance();
   caller_driven.store(true, std::memory_order_release);
 }
+
+std::uint64_t rescues() { return rescue_count.load(); }
 
 }  // namespace kube::io

@@ -17,8 +17,18 @@
 // background thread drives when no waiter has for a moment, so that work
 // nobody waits for (the probe and metrics listener, closing idle pooled
 // connections) still runs; it gives way as soon as a waiter comes.
+//
+// Some of cpprestsdk's own handlers block until other handlers have run:
+// read_line() waits for its buffer flush (lines over 8 KiB), the listener's
+// close() for its open connections. Run by the only driver, such a handler
+// would wait for itself, and every request, watch and probe of the process
+// with it. So a watchdog posts a heartbeat to the io_service; when one has
+// not run for a moment while the driver role is taken, it starts a rescuer
+// thread that runs handlers beside the stuck one until heartbeats are run by
+// the others again. A blocking handler then costs a delay, never a hang.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 
 #include <pplx/pplxtasks.h>
@@ -37,14 +47,11 @@ void wait(const std::function<bool()>& done,
 // a handler that it should look at (a connection closed from another thread).
 void nudge();
 
-// Runs the io_service on one more thread until done() is true. For a task
-// whose own body blocks until other I/O has finished, as cpprestsdk's
-// listener close() does (it waits for its open connections to end): run by
-// the driver, it would wait for itself.
-void extra_driver_until(const std::function<bool()>& done);
-
-// Starts the background driver; called by set_io_threads(0).
+// Starts the background driver and the watchdog; called by set_io_threads(0).
 void start_caller_driven();
+
+// Rescuer threads the watchdog has started so far (for tests and metrics).
+std::uint64_t rescues();
 
 // The result of `task`, waited for as described above.
 template <typename T>
@@ -55,13 +62,6 @@ T await(const pplx::task<T>& task) {
            task.then([wake = std::move(wake)](pplx::task<T>) { wake(); });
          });
   }
-  return task.get();
-}
-
-// The result of `task`, whose body blocks until other I/O has finished.
-template <typename T>
-T await_blocking(const pplx::task<T>& task) {
-  if (callers_drive()) extra_driver_until([&task] { return task.is_done(); });
   return task.get();
 }
 

@@ -139,9 +139,9 @@ void HttpServer::stop() {
   if (!impl_) return;
   try {
     // close() waits, inside cpprestsdk's own task, for open connections
-    // (a keep-alive scrape) to end: with caller-driven I/O someone else must
-    // run the I/O that ends them.
-    kube::io::await_blocking(impl_->listener->close());
+    // (a keep-alive scrape) to end: with caller-driven I/O a rescuer thread
+    // runs the I/O that ends them (kube/io.h).
+    kube::io::await(impl_->listener->close());
   } catch (const std::exception& e) {
     spdlog::warn("closing the HTTP server on {}: {}", address_, e.what());
   }

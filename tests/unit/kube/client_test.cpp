@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 
 #include <cpprest/http_listener.h>
+#include <cpprest/producerconsumerstream.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <deque>
+#include <future>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -29,6 +33,9 @@ struct Answer {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;
   std::chrono::milliseconds delay;
+  // > 0: the body is streamed (chunked) in pieces of this many bytes, as a
+  // watch's events arrive, instead of sent at once.
+  std::size_t piece = 0;
 };
 
 struct Seen {
@@ -56,7 +63,7 @@ class FakeApiServer {
     }
     throw std::runtime_error("no free port for the fake API server");
   }
-  ~FakeApiServer() { kube::io::await_blocking(listener_->close()); }
+  ~FakeApiServer() { kube::io::await(listener_->close()); }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
@@ -87,6 +94,10 @@ class FakeApiServer {
       }
       http::http_response response(static_cast<http::status_code>(answer.code));
       for (const auto& [name, value] : answer.headers) response.headers().add(name, value);
+      if (answer.piece > 0) {
+        stream(request, response, answer);
+        return;
+      }
       response.set_body(answer.body, "application/json");
       if (answer.delay.count() == 0) {
         reply(request, response);
@@ -97,6 +108,24 @@ class FakeApiServer {
         reply(request, response);
       }).detach();
     });
+  }
+
+  // Replies at once with a chunked body that a thread of its own then writes
+  // piece by piece, flushing each.
+  static void stream(http::http_request& request, http::http_response& response,
+                     const Answer& answer) {
+    concurrency::streams::producer_consumer_buffer<std::uint8_t> buffer;
+    response.set_body(buffer.create_istream(), "application/json");
+    reply(request, response);
+    std::thread([buffer, body = answer.body, piece = answer.piece]() mutable {
+      for (std::size_t at = 0; at < body.size(); at += piece) {
+        const auto part = body.substr(at, piece);
+        kube::io::await(
+            buffer.putn_nocopy(reinterpret_cast<const std::uint8_t*>(part.data()), part.size()));
+        kube::io::await(buffer.sync());
+      }
+      kube::io::await(buffer.close(std::ios_base::out));
+    }).detach();
   }
 
   // A client that gave up (a timeout test) makes reply() fail.
@@ -368,6 +397,39 @@ TEST_F(ClientTest, WatchEndsNormallyWhenTheStreamEnds) {
   ASSERT_EQ(events.size(), 2u);
   EXPECT_EQ(events[0].object["a"], 1);
   EXPECT_EQ(events[1].type, "DELETED");
+}
+
+// Events of 10 KB, 100 KB and 1 MiB between small ones, streamed in pieces
+// so that one line spans hundreds of reads. cpprestsdk's read_line() hung
+// the caller-driven I/O on the first line over 8 KiB.
+TEST_F(ClientTest, WatchDeliversLargeEventsThatSpanManyReads) {
+  const std::vector<std::size_t> sizes = {10, 10'000, 100'000, 1'000'000, 10};
+  std::string body;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    body += kube::json{{"type", "ADDED"},
+                       {"object",
+                        {{"metadata", {{"name", "o" + std::to_string(i)}}},
+                         {"data", {{"v", std::string(sizes[i], 'x')}}}}}}
+                .dump() +
+            "\n";
+  }
+  Answer answer{200, body};
+  answer.piece = 1000;
+  server_.script({answer});
+  auto client = make_client();
+  std::vector<std::size_t> seen;
+  auto watched = std::async(std::launch::async, [&] {
+    client.watch(kube::resources::configmaps, "ns1", {}, [&](const kube::WatchEvent& event) {
+      seen.push_back(event.object["data"]["v"].get<std::string>().size());
+      return true;
+    });
+  });
+  if (watched.wait_for(60s) != std::future_status::ready) {
+    std::fprintf(stderr, "the watch hung after %zu of %zu events\n", seen.size(), sizes.size());
+    std::abort();  // the future would wait for the hung watch
+  }
+  watched.get();
+  EXPECT_EQ(seen, sizes);
 }
 
 TEST_F(ClientTest, WatchRejectedUpFrontThrowsTheStatus) {

@@ -8,8 +8,13 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <future>
+#include <stdexcept>
 #include <thread>
 #include <vector>
+
+#include <pplx/threadpool.h>
+#include <boost/asio/post.hpp>
 
 #include "kube/io.h"
 #include "unit/kube/caller_driven_io.h"
@@ -95,6 +100,70 @@ TEST_F(CallerDrivenIo, AWaitInsideAHandlerFinishes) {
   const int answer = kube::io::await(
       pplx::create_task([] { return kube::io::await(pplx::create_task([] { return 6; })) + 1; }));
   EXPECT_EQ(answer, 7);
+}
+
+// Runs `body` on a thread of its own; a hang aborts with `what` instead of
+// hanging the test binary (the future would wait for the hung thread).
+template <typename F>
+void within(std::chrono::seconds limit, const char* what, F body) {
+  auto finished = std::async(std::launch::async, std::move(body));
+  if (finished.wait_for(limit) != std::future_status::ready) {
+    std::fprintf(stderr, "%s: hung for %lld s\n", what, static_cast<long long>(limit.count()));
+    std::abort();
+  }
+  finished.get();
+}
+
+// A handler that blocks until another handler has run, as cpprestsdk's
+// read_line() does for its buffer flush: with one driver it would wait for
+// itself. A rescuer runs the other handler.
+pplx::task<int> blocking_handler(int value) {
+  return pplx::create_task([value] {
+    return pplx::create_task([value] { return value; }).then([](int v) { return v + 1; }).get();
+  });
+}
+
+TEST_F(CallerDrivenIo, AHandlerThatBlocksOnOtherHandlersIsRescued) {
+  const auto rescues_before = kube::io::rescues();
+  within(10s, "a blocking handler", [] { EXPECT_EQ(kube::io::await(blocking_handler(6)), 7); });
+  EXPECT_GT(kube::io::rescues(), rescues_before);
+  // After the rescue, waits run on their caller again.
+  within(10s, "a wait after the rescue", [] {
+    int on_caller = 0;
+    for (int i = 0; i < 50; ++i) {
+      if (kube::io::await(where_it_runs()) == std::this_thread::get_id()) ++on_caller;
+    }
+    EXPECT_GE(on_caller, 40);
+  });
+}
+
+TEST_F(CallerDrivenIo, SeveralBlockingHandlersAtOnceAllFinish) {
+  within(20s, "blocking handlers on 4 threads", [] {
+    std::vector<std::future<int>> answers;
+    for (int i = 0; i < 4; ++i) {
+      answers.push_back(std::async(std::launch::async, [i] {
+        int sum = 0;
+        for (int round = 0; round < 3; ++round) sum += kube::io::await(blocking_handler(i));
+        return sum;
+      }));
+    }
+    for (int i = 0; i < 4; ++i) EXPECT_EQ(answers[static_cast<std::size_t>(i)].get(), 3 * (i + 1));
+  });
+}
+
+TEST_F(CallerDrivenIo, AThrowingHandlerDoesNotStopTheIo) {
+  // pplx tasks keep their exceptions; a raw handler's escapes run_one().
+  auto& service = crossplat::threadpool::shared_instance().service();
+  for (int i = 0; i < 3; ++i) boost::asio::post(service, [] { throw std::runtime_error("boom"); });
+  within(10s, "waits after a throwing handler", [] {
+    for (int i = 0; i < 20; ++i)
+      EXPECT_EQ(kube::io::await(pplx::create_task([i] { return i; })), i);
+  });
+  std::atomic<bool> ran{false};
+  boost::asio::post(service, [&ran] { ran = true; });  // the background driver runs it
+  const auto deadline = Clock::now() + 5s;
+  while (!ran && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  EXPECT_TRUE(ran);
 }
 
 }  // namespace
