@@ -15,7 +15,7 @@ trap 'status=$?; ((status == 0)) || dump_pods; kubectl delete namespace "$NS" --
 LIFETIME=3
 RESTARTS=4       # about 100 s with the kubelet's defaults
 FIRST_MAX=3      # the first restart: the kubelet's next sync, about 1 s
-SYNC_SLACK=16    # the stages' 15 s, plus a second of whole-second timestamps
+SYNC_SLACK=18    # the stages' 15 s, the container's start, whole-second timestamps
 kubectl apply -n "$NS" -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod

@@ -4,6 +4,7 @@
 # filter); it was in place before the kubelet, which starts every pod, was
 # started; the TEST-NET the probe dials is blackholed on the host; and a
 # pod's connection to it is dropped by the rule, whose packet counter rises.
+# And nothing is pulled: containerd's registry traffic goes to a dead proxy.
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$(dirname "$0")/../lib/node.sh"
 require_real_node
@@ -60,3 +61,24 @@ log_line="$(kubectl logs -n "$NS" prober)"
 after="$(counter)"
 ((after > before)) || fail "the egress rule's counter did not rise ($before -> $after)"
 pass "a pod's connection to $probe_ip timed out; the rule dropped $((after - before)) packets"
+
+# Nothing is pulled: an image that was not imported fails through containerd's
+# proxy that does not exist (the registry named is the blackholed TEST-NET, so
+# even a direct dial would stay on this machine).
+kubectl apply -n "$NS" -f - >/dev/null <<EOF2
+apiVersion: v1
+kind: Pod
+metadata: {name: puller}
+spec:
+$(real_node_pod_spec 2)
+  containers:
+  - name: puller
+    image: $probe_ip/nothing:1
+    imagePullPolicy: Always
+EOF2
+pull_failed() {
+  kubectl get events -n "$NS" --field-selector involvedObject.name=puller,reason=Failed \
+    -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' | grep -q 'proxyconnect tcp: dial tcp 127.0.0.1:9'
+}
+wait_until 60 "the pull of $probe_ip/nothing:1 to fail at the dead proxy" pull_failed
+pass "an image that was not imported is not pulled: containerd's registry traffic ends at 127.0.0.1:9"
