@@ -190,4 +190,57 @@ TEST_F(RuntimeInformer, ForcedGoneRelistsAndRemovesObjectsDeletedMeanwhile) {
   EXPECT_TRUE(eventually([&] { return recorder.has("add after v=1"); }, 10s));
 }
 
+// A Pod carrying a 200 KB annotation (pods are routinely larger than the
+// 8 KiB that once stopped watches) does not stop updates of other pods.
+TEST_F(RuntimeInformer, APodWithALargeAnnotationDoesNotStopLaterEvents) {
+  const auto pod = [this](const std::string& name, const std::string& note) {
+    return json{{"apiVersion", "v1"},
+                {"kind", "Pod"},
+                {"metadata",
+                 {{"name", name},
+                  {"namespace", ns_.name()},
+                  {"labels", {{"rt", "pod"}}},
+                  {"annotations", {{"example.com/note", note}}}}},
+                // No node would run it: a name no node has keeps it unscheduled.
+                {"spec",
+                 {{"nodeName", "no-such-node"},
+                  {"containers", json::array({{{"name", "c"}, {"image", "none:0"}}})}}}};
+  };
+  runtime::Informer informer(client_, res::pods, ns_.name(), "rt=pod");
+  std::mutex mu;
+  std::vector<std::string> notes;
+  informer.add_handler(
+      {[&](const runtime::Store::Object& o) {
+         std::lock_guard lock(mu);
+         notes.push_back(
+             (*o)["metadata"]["name"].get<std::string>() + " " +
+             std::to_string(
+                 (*o)["metadata"]["annotations"]["example.com/note"].get<std::string>().size()));
+       },
+       [&](const runtime::Store::Object&, const runtime::Store::Object& o) {
+         std::lock_guard lock(mu);
+         notes.push_back((*o)["metadata"]["name"].get<std::string>() + " " +
+                         (*o)["metadata"]["annotations"]["example.com/note"].get<std::string>());
+       },
+       {}});
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.has_synced(); }));
+  client_.create(res::pods, ns_.name(), pod("large", std::string(200'000, 'a')));
+  client_.create(res::pods, ns_.name(), pod("small", "0"));
+  for (int i = 1; i <= 3; ++i) {
+    client_.merge_patch(
+        res::pods, ns_.name(), "small",
+        {{"metadata", {{"annotations", {{"example.com/note", std::to_string(i)}}}}}});
+  }
+  const auto has_last = [&] {
+    std::lock_guard lock(mu);
+    return !notes.empty() && notes.back() == "small 3";
+  };
+  ASSERT_TRUE(eventually(has_last, 15s));
+  std::lock_guard lock(mu);
+  EXPECT_EQ(notes,
+            (std::vector<std::string>{"large 200000", "small 1", "small 1", "small 2", "small 3"}));
+  EXPECT_TRUE(informer.receiving());
+}
+
 }  // namespace

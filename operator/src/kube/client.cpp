@@ -2,12 +2,12 @@
 
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <map>
 #include <mutex>
 #include <random>
 #include <thread>
 
-#include <cpprest/containerstream.h>
 #include <cpprest/http_client.h>
 #include <pplx/threadpool.h>
 #include <spdlog/spdlog.h>
@@ -17,6 +17,7 @@
 #include "kube/io.h"
 #include "kube/paths.h"
 #include "kube/rate_limiter.h"
+#include "kube/watch_decoder.h"
 #include "version.h"
 
 namespace kube {
@@ -554,31 +555,53 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
   }
 
   // One JSON event per line, handed out as soon as its line is complete.
-  auto stream = response.body();
+  // The body is read as it comes, in whatever pieces: never with
+  // read_line(), whose handler blocks on its own buffer flush for lines over
+  // 8 KiB (a wait that, with caller-driven I/O, only a rescuer can end).
+  auto body = response.body().streambuf();
+  using Traits = concurrency::streams::streambuf<std::uint8_t>::traits;
+  WatchDecoder decoder;
+  std::string chunk;
+  const auto deliver = [&](WatchEvent&& event) {
+    if (event.type == "ERROR") {
+      // 410 here means the resourceVersion is too old: ResourceExpired.
+      throw_api_error(decode_status_object(500, event.object), call.what);
+    }
+    return on_event(event);
+  };
   for (;;) {
-    concurrency::streams::container_buffer<std::string> line;
-    std::size_t length = 0;
+    std::size_t available = 0;
     try {
-      length = io::await(stream.read_line(line));
+      available = body.in_avail();
+      if (available == 0) {
+        // Nothing buffered: wait for one more byte, or the end.
+        const auto next = io::await(body.bumpc());
+        if (cancel.cancelled()) return;
+        if (next == Traits::eof()) break;
+        chunk.assign(1, static_cast<char>(next));
+      } else {
+        // No more than is buffered, so the read completes at once (asking
+        // for more would wait until that much had arrived).
+        chunk.resize(std::min<std::size_t>(available, 256 * 1024));
+        chunk.resize(
+            io::await(body.getn(reinterpret_cast<std::uint8_t*>(chunk.data()), chunk.size())));
+      }
     } catch (const std::exception& e) {
       if (cancel.cancelled()) return;
       throw TransportError(call.what + ": the stream broke: " + transport_message(e));
     }
     if (cancel.cancelled()) return;
-    if (length == 0) {
-      if (stream.is_eof()) return;  // the server ended the watch (timeoutSeconds)
-      continue;
+    try {
+      if (!decoder.feed(chunk, deliver)) return;
+    } catch (const WatchDecodeError& e) {
+      throw WatchDecodeError(call.what + ": " + e.what());
     }
-    auto event = json::parse(line.collection(), nullptr, /*allow_exceptions=*/false);
-    if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) {
-      throw Error(call.what + ": malformed watch event");
-    }
-    WatchEvent watch_event{event["type"].get<std::string>(), std::move(event["object"])};
-    if (watch_event.type == "ERROR") {
-      // 410 here means the resourceVersion is too old: ResourceExpired.
-      throw_api_error(decode_status_object(500, watch_event.object), call.what);
-    }
-    if (!on_event(watch_event)) return;
+  }
+  // The server ended the watch (timeoutSeconds); a last line may lack "\n".
+  try {
+    decoder.finish(deliver);
+  } catch (const WatchDecodeError& e) {
+    throw WatchDecodeError(call.what + ": " + e.what());
   }
 }
 

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kube/backoff.h"
+#include "kube/watch_decoder.h"
 
 namespace runtime {
 namespace {
@@ -29,6 +30,8 @@ void call_handler(const std::string& what, const Callback& callback, const Args&
     callback(args...);
   } catch (const std::exception& e) {
     spdlog::error("informer {}: event handler failed: {}", what, e.what());
+  } catch (...) {
+    spdlog::error("informer {}: event handler failed with a non-standard exception", what);
   }
 }
 
@@ -90,6 +93,31 @@ std::string Informer::resource_version() const {
   return resource_version_;
 }
 
+bool Informer::receiving() const {
+  std::lock_guard lock(mu_);
+  return receiving_locked(std::chrono::steady_clock::now());
+}
+
+bool Informer::receiving_locked(std::chrono::steady_clock::time_point now) const {
+  return synced_.load() && (now - last_heard_ < options_.stale_after || now < watch_expected_end_);
+}
+
+std::string Informer::why_not_receiving() const {
+  std::lock_guard lock(mu_);
+  const auto now = std::chrono::steady_clock::now();
+  if (receiving_locked(now)) return {};
+  if (!synced_.load()) return "not synced" + (last_error_.empty() ? "" : ": " + last_error_);
+  const auto silent = std::chrono::duration_cast<std::chrono::seconds>(now - last_heard_);
+  return "nothing heard from the API server for " + std::to_string(silent.count()) + " s" +
+         (last_error_.empty() ? "" : ": " + last_error_);
+}
+
+void Informer::note_error(const std::string& message) {
+  std::lock_guard lock(mu_);
+  last_error_ = message;
+  watch_expected_end_ = {};
+}
+
 bool Informer::sleep_for(std::chrono::milliseconds delay) {
   std::unique_lock lock(mu_);
   return !wake_.wait_for(lock, delay, [this] { return stopping_; });
@@ -123,6 +151,13 @@ void Informer::run() {
       } else if (!sleep_for(kube::backoff_delay(failures++, random01(), {}, policy))) {
         return;
       }
+    } catch (const kube::WatchDecodeError& e) {
+      // The event is lost: resuming from the last version would skip it (or
+      // read the same bytes again). Only a list brings the cache in step.
+      spdlog::error("informer {}: {}; relisting", what, e.what());
+      note_error(e.what());
+      need_list = true;
+      if (!sleep_for(kube::backoff_delay(failures++, random01(), {}, policy))) return;
     } catch (const kube::ResourceExpired& e) {
       spdlog::info("informer {}: {}; relisting", what, e.what());
       need_list = true;
@@ -133,8 +168,16 @@ void Informer::run() {
       }
     } catch (const std::exception& e) {
       if (cancel_.cancelled()) return;
+      note_error(e.what());
       const auto delay = kube::backoff_delay(failures++, random01(), {}, policy);
       spdlog::warn("informer {}: {}; retrying in {} ms", what, e.what(), delay.count());
+      if (!sleep_for(delay)) return;
+    } catch (...) {
+      // Not ours to understand, but the informer must go on all the same.
+      if (cancel_.cancelled()) return;
+      note_error("non-standard exception");
+      const auto delay = kube::backoff_delay(failures++, random01(), {}, policy);
+      spdlog::error("informer {}: non-standard exception; retrying in {} ms", what, delay.count());
       if (!sleep_for(delay)) return;
     }
   }
@@ -182,6 +225,10 @@ void Informer::relist() {
     if (auto gone = store_.erase(key)) dispatch_delete(gone);
   }
   set_resource_version(list);
+  {
+    std::lock_guard lock(mu_);
+    last_heard_ = std::chrono::steady_clock::now();
+  }
   if (!synced_.exchange(true)) {
     spdlog::info("informer {}: synced {} object(s)", description(), store_.size());
   }
@@ -196,15 +243,26 @@ bool Informer::watch_once() {
   options.timeout_seconds = static_cast<int>(
       min_timeout + static_cast<long>(random01() * static_cast<double>(min_timeout)));
   bool got_events = false;
+  {
+    // A quiet watch hears nothing until the server ends it: that is normal
+    // until its timeout, plus time for the server to say so.
+    std::lock_guard lock(mu_);
+    watch_expected_end_ = std::chrono::steady_clock::now() +
+                          std::chrono::seconds(options.timeout_seconds) + std::chrono::seconds(60);
+  }
   list_watch_.watch(
       options,
       [this, &got_events](const kube::WatchEvent& event) {
         got_events = true;
         apply_event(event);
         std::lock_guard lock(mu_);
+        last_heard_ = std::chrono::steady_clock::now();
         return !stopping_;
       },
       cancel_);
+  std::lock_guard lock(mu_);
+  last_heard_ = std::chrono::steady_clock::now();
+  watch_expected_end_ = {};
   return got_events;
 }
 

@@ -8,6 +8,8 @@
 // - on 410 Gone (the version is too old), relist and deliver the difference
 //   against the cache: adds, updates, and deletes of objects that vanished
 //   meanwhile;
+// - on a watch event it cannot decode, log an error and relist (the event
+//   is lost: only a list brings the cache back in step);
 // - on any other error, back off (jittered, capped) and retry, forever.
 //
 // Handlers get the cached snapshots (see store.h). Objects from a list carry
@@ -63,6 +65,10 @@ struct InformerOptions {
   // [min_watch_timeout, 2 * min_watch_timeout), as client-go does, so that
   // many informers do not all reconnect at once.
   std::chrono::seconds min_watch_timeout{300};
+  // receiving() turns false when the informer has heard nothing from the
+  // server (a list, an event, a bookmark, a watch ended by the server) for
+  // this long and has no watch open within its expected life.
+  std::chrono::seconds stale_after{30};
 };
 
 // Threading: every member may be called from any thread.
@@ -87,6 +93,10 @@ class Informer {
 
   // True once the first list has been stored and handed to the handlers.
   bool has_synced() const { return synced_.load(); }
+  // Synced, and still in touch with the server (see stale_after). When not,
+  // why_not_receiving() says for how long and the last error.
+  bool receiving() const;
+  std::string why_not_receiving() const;
   Store& store() { return store_; }
   const Store& store() const { return store_; }
   const std::string& description() const { return list_watch_.description; }
@@ -105,6 +115,10 @@ class Informer {
   bool watch_once();
   void apply_event(const kube::WatchEvent& event);
   void set_resource_version(const nlohmann::json& object);
+  // Records the failure that ended a list or watch, for why_not_receiving().
+  void note_error(const std::string& message);
+  // REQUIRES: mu_ held.
+  bool receiving_locked(std::chrono::steady_clock::time_point now) const;
   // Sleeps up to `delay`; false when stopping.
   bool sleep_for(std::chrono::milliseconds delay);
   // REQUIRES: dispatch_mu_ held.
@@ -125,9 +139,13 @@ class Informer {
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  bool stopping_ = false;         // REQUIRES: mu_ held
-  std::string resource_version_;  // REQUIRES: mu_ held
-  std::string kind_;              // REQUIRES: mu_ held
+  bool stopping_ = false;                               // REQUIRES: mu_ held
+  std::string resource_version_;                        // REQUIRES: mu_ held
+  std::string kind_;                                    // REQUIRES: mu_ held
+  std::chrono::steady_clock::time_point last_heard_{};  // REQUIRES: mu_ held
+  // While a watch is open: when it should have ended at the latest.
+  std::chrono::steady_clock::time_point watch_expected_end_{};  // REQUIRES: mu_ held
+  std::string last_error_;                                      // REQUIRES: mu_ held
   kube::CancelToken cancel_;
   std::thread thread_;
 };

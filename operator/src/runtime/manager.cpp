@@ -185,8 +185,12 @@ HttpResponse Manager::serve_readyz() {
   {
     std::lock_guard lock(mu_);
     for (const auto& [key, informer] : informers_) {
-      if (!informer->has_synced())
+      if (!informer->has_synced()) {
         waiting += "informer not synced: " + informer->description() + "\n";
+      } else if (!informer->receiving()) {
+        waiting += "informer not receiving: " + informer->description() + ": " +
+                   informer->why_not_receiving() + "\n";
+      }
     }
   }
   if (waiting.empty()) return {200, "text/plain; charset=utf-8", "ok"};

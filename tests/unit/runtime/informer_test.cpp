@@ -2,12 +2,16 @@
 // a history of changes, can end watches, go down, and compact (410).
 #include "runtime/informer.h"
 
+#include "kube/watch_decoder.h"
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace runtime {
 namespace {
@@ -66,6 +70,16 @@ class FakeApiServer {
     std::lock_guard lock(mu_);
     failing_lists_ = count;
   }
+  // The next watch fails as the client does on bytes it cannot decode, or
+  // with something that is not a std::exception at all.
+  void garble_next_watch() {
+    std::lock_guard lock(mu_);
+    garble_next_watch_ = true;
+  }
+  void throw_non_standard_next_watch() {
+    std::lock_guard lock(mu_);
+    non_standard_next_watch_ = true;
+  }
 
   ListWatch list_watch() {
     ListWatch lw;
@@ -112,6 +126,10 @@ class FakeApiServer {
     std::unique_lock lock(mu_);
     watch_versions_.push_back(options.resource_version);
     if (down_) throw kube::TransportError("watch configmaps: connection refused");
+    if (std::exchange(garble_next_watch_, false)) {
+      throw kube::WatchDecodeError("watch configmaps: malformed watch event (12 bytes)");
+    }
+    if (std::exchange(non_standard_next_watch_, false)) throw 42;
     long from = std::stol(options.resource_version);
     if (from < compacted_) {
       throw kube::ResourceExpired(410, "Expired", "too old resource version", "watch configmaps");
@@ -142,6 +160,8 @@ class FakeApiServer {
   int watch_generation_ = 0;
   bool down_ = false;
   int failing_lists_ = 0;
+  bool garble_next_watch_ = false;
+  bool non_standard_next_watch_ = false;
   int list_calls_ = 0;
   std::vector<std::string> watch_versions_;
 };
@@ -362,6 +382,56 @@ TEST(Informer, StopsPromptlyWhileWatching) {
   const auto start = std::chrono::steady_clock::now();
   informer.stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, 1s);
+}
+
+TEST(Informer, AnUndecodableWatchEventLeadsToARelist) {
+  FakeApiServer api;
+  api.put("a", "1");
+  Informer informer(api.list_watch(), fast_retries());
+  Recorder recorder;
+  informer.add_handler(recorder.handler());
+  informer.start();
+  ASSERT_TRUE(recorder.wait_for(1));
+  // Changes made while the broken watch is down come back through the list.
+  api.garble_next_watch();
+  api.end_watches();
+  api.put("b", "1");
+  ASSERT_TRUE(recorder.wait_for(2));
+  EXPECT_TRUE(eventually([&] { return informer.list_count() == 2; }));
+  EXPECT_EQ(informer.store().size(), 2u);
+  api.put("c", "1");
+  ASSERT_TRUE(recorder.wait_for(3));
+}
+
+TEST(Informer, ANonStandardExceptionDoesNotStopTheInformer) {
+  FakeApiServer api;
+  Informer informer(api.list_watch(), fast_retries());
+  Recorder recorder;
+  informer.add_handler(recorder.handler());
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.has_synced(); }));
+  api.throw_non_standard_next_watch();
+  api.end_watches();
+  api.put("a", "1");
+  ASSERT_TRUE(recorder.wait_for(1));
+}
+
+TEST(Informer, StopsReceivingWhileTheServerIsDownAndSaysWhy) {
+  FakeApiServer api;
+  auto options = fast_retries();
+  options.stale_after = std::chrono::seconds(0);  // any silence counts
+  Informer informer(api.list_watch(), options);
+  EXPECT_FALSE(informer.receiving());
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.has_synced(); }));
+  // A watch open within its timeout is in touch, however quiet.
+  EXPECT_TRUE(eventually([&] { return informer.receiving(); }));
+  api.set_down(true);
+  ASSERT_TRUE(eventually([&] { return !informer.receiving(); }));
+  EXPECT_THAT(informer.why_not_receiving(), ::testing::HasSubstr("connection"));
+  api.set_down(false);
+  EXPECT_TRUE(eventually([&] { return informer.receiving(); }));
+  EXPECT_EQ(informer.why_not_receiving(), "");
 }
 
 }  // namespace

@@ -1,0 +1,64 @@
+#include "kube/watch_decoder.h"
+
+namespace kube {
+
+WatchEvent decode_watch_event(std::string_view line) {
+  json event;
+  try {
+    event = json::parse(line);
+  } catch (const json::parse_error& e) {
+    throw WatchDecodeError("malformed watch event (" + std::to_string(line.size()) +
+                           " bytes): not JSON at byte " + std::to_string(e.byte));
+  }
+  if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) {
+    throw WatchDecodeError("malformed watch event (" + std::to_string(line.size()) +
+                           " bytes): no \"type\"");
+  }
+  auto object = event.find("object");
+  return WatchEvent{event["type"].get<std::string>(),
+                    object == event.end() ? json() : std::move(*object)};
+}
+
+bool WatchDecoder::feed(std::string_view bytes, const std::function<bool(WatchEvent&&)>& on_event) {
+  while (!bytes.empty()) {
+    const auto newline = bytes.find('\n');
+    if (newline == std::string_view::npos) {
+      if (partial_.size() + bytes.size() > max_event_bytes_) {
+        throw WatchDecodeError("watch event larger than " + std::to_string(max_event_bytes_) +
+                               " bytes");
+      }
+      partial_.append(bytes);
+      return true;
+    }
+    bool go_on = true;
+    if (partial_.empty()) {
+      go_on = emit(bytes.substr(0, newline), on_event);  // the whole line is in this read
+    } else {
+      partial_.append(bytes.substr(0, newline));
+      std::string line;
+      line.swap(partial_);
+      go_on = emit(line, on_event);
+    }
+    if (!go_on) return false;
+    bytes.remove_prefix(newline + 1);
+  }
+  return true;
+}
+
+bool WatchDecoder::finish(const std::function<bool(WatchEvent&&)>& on_event) {
+  std::string line;
+  line.swap(partial_);
+  return emit(line, on_event);
+}
+
+bool WatchDecoder::emit(std::string_view line, const std::function<bool(WatchEvent&&)>& on_event) {
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.find_first_not_of(" \t") == std::string_view::npos) return true;
+  if (line.size() > max_event_bytes_) {
+    throw WatchDecodeError("watch event larger than " + std::to_string(max_event_bytes_) +
+                           " bytes");
+  }
+  return on_event(decode_watch_event(line));
+}
+
+}  // namespace kube

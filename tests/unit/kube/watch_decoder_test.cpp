@@ -1,0 +1,144 @@
+// kube::WatchDecoder: a watch body split into reads of any size gives the
+// same events, in order, as the whole body at once.
+#include "kube/watch_decoder.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace kube {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+// An event whose object carries `size` bytes of data, including multi-byte
+// UTF-8 ("é" is two bytes, "€" three) so that splits fall inside sequences.
+std::string event_line(const std::string& name, std::size_t size) {
+  std::string data;
+  while (data.size() + 3 <= size) data += (data.size() % 7 == 0) ? "\u20ac" : "\u00e9a";
+  data.append(size - data.size(), 'x');
+  const json event = {{"type", "ADDED"},
+                      {"object", {{"metadata", {{"name", name}}}, {"data", {{"v", data}}}}}};
+  return event.dump() + "\n";
+}
+
+struct Collected {
+  std::vector<std::string> names;
+  std::vector<std::size_t> sizes;
+};
+
+// Feeds `body` in pieces of `piece` bytes (the last may be shorter).
+Collected decode(const std::string& body, std::size_t piece) {
+  Collected out;
+  WatchDecoder decoder;
+  const auto collect = [&](WatchEvent&& event) {
+    out.names.push_back(event.object["metadata"]["name"].get<std::string>());
+    out.sizes.push_back(event.object["data"]["v"].get<std::string>().size());
+    return true;
+  };
+  for (std::size_t at = 0; at < body.size(); at += piece) {
+    EXPECT_TRUE(decoder.feed(std::string_view(body).substr(at, piece), collect));
+  }
+  EXPECT_TRUE(decoder.finish(collect));
+  return out;
+}
+
+TEST(WatchDecoder, EventsOfEverySizeSurviveEverySplit) {
+  const std::vector<std::size_t> sizes = {1, 4 << 10, 8 << 10, 64 << 10, 1 << 20};
+  std::string body;
+  std::vector<std::string> names;
+  for (std::size_t i = 0; i < sizes.size(); ++i) {
+    names.push_back("o" + std::to_string(i));
+    body += event_line(names.back(), sizes[i]);
+  }
+  // One read for everything, one byte per read, and odd piece sizes that
+  // put boundaries mid-line and mid-UTF-8 sequence.
+  for (const std::size_t piece :
+       {body.size(), std::size_t{1}, std::size_t{2}, std::size_t{3}, std::size_t{1021},
+        std::size_t{8191}, std::size_t{8193}, std::size_t{65537}}) {
+    const auto out = decode(body, piece);
+    EXPECT_EQ(out.names, names) << "pieces of " << piece;
+    EXPECT_EQ(out.sizes, sizes) << "pieces of " << piece;
+  }
+}
+
+TEST(WatchDecoder, EverySplitPointOfTwoSmallEvents) {
+  const std::string body = event_line("a", 20) + event_line("b", 30);
+  for (std::size_t cut = 0; cut <= body.size(); ++cut) {
+    Collected out;
+    WatchDecoder decoder;
+    const auto collect = [&](WatchEvent&& event) {
+      out.names.push_back(event.object["metadata"]["name"].get<std::string>());
+      return true;
+    };
+    decoder.feed(std::string_view(body).substr(0, cut), collect);
+    decoder.feed(std::string_view(body).substr(cut), collect);
+    decoder.finish(collect);
+    EXPECT_EQ(out.names, (std::vector<std::string>{"a", "b"})) << "cut at " << cut;
+  }
+}
+
+TEST(WatchDecoder, HandsOutAnEventAsSoonAsItsLineEnds) {
+  WatchDecoder decoder;
+  int events = 0;
+  const auto count = [&](WatchEvent&&) { return ++events, true; };
+  const std::string line = event_line("a", 100);
+  decoder.feed(line.substr(0, line.size() - 1), count);
+  EXPECT_EQ(events, 0);
+  EXPECT_EQ(decoder.pending(), line.size() - 1);
+  decoder.feed("\n", count);
+  EXPECT_EQ(events, 1);
+  EXPECT_EQ(decoder.pending(), 0u);
+}
+
+TEST(WatchDecoder, SkipsBlankLinesAndAcceptsCrLf) {
+  std::string body = "\n\r\n" + event_line("a", 5);
+  body.insert(body.size() - 1, "\r");
+  body += "\n   \n" + event_line("b", 5);
+  const auto out = decode(body, 4);
+  EXPECT_EQ(out.names, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(WatchDecoder, AnUnterminatedLastLineIsDecodedAtTheEnd) {
+  std::string body = event_line("a", 5) + event_line("b", 5);
+  body.pop_back();
+  EXPECT_EQ(decode(body, 7).names, (std::vector<std::string>{"a", "b"}));
+}
+
+TEST(WatchDecoder, StopsWhenTheHandlerSaysSo) {
+  WatchDecoder decoder;
+  int events = 0;
+  const std::string body = event_line("a", 5) + event_line("b", 5) + event_line("c", 5);
+  EXPECT_FALSE(decoder.feed(body, [&](WatchEvent&&) { return ++events < 2; }));
+  EXPECT_EQ(events, 2);
+}
+
+TEST(WatchDecoder, MalformedEventsThrowWithoutQuotingTheBytes) {
+  WatchDecoder decoder;
+  const auto ignore = [](WatchEvent&&) { return true; };
+  try {
+    decoder.feed("{\"type\":\"ADDED\",\"object\":{\"data\":\"hunter2\"\n", ignore);
+    FAIL() << "no WatchDecodeError";
+  } catch (const WatchDecodeError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("malformed watch event"));
+    EXPECT_THAT(e.what(), Not(HasSubstr("hunter2")));
+  }
+  EXPECT_THROW(decode_watch_event("[1,2]"), WatchDecodeError);
+  EXPECT_THROW(decode_watch_event(R"({"type":7})"), WatchDecodeError);
+  EXPECT_EQ(decode_watch_event(R"({"type":"BOOKMARK","object":{"a":1}})").object["a"], 1);
+}
+
+TEST(WatchDecoder, RefusesAnEventLargerThanItsLimit) {
+  WatchDecoder decoder(1000);
+  const auto ignore = [](WatchEvent&&) { return true; };
+  decoder.feed(std::string(600, ' '), ignore);
+  EXPECT_THROW(decoder.feed(std::string(600, ' '), ignore), WatchDecodeError);
+  WatchDecoder whole(1000);
+  EXPECT_THROW(whole.feed(event_line("a", 2000), ignore), WatchDecodeError);
+}
+
+}  // namespace
+}  // namespace kube
