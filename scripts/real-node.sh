@@ -251,7 +251,7 @@ network_up() {
   mkdir -p "$NODE_DIR/cni/net.d"
   # isGateway false: the bridge's address is ours (above), and the plugin would
   # otherwise switch on the host's ip_forward. ipMasq false: no masquerade.
-  cat >"$NODE_DIR/cni/net.d/10-sreracha.conflist" <<EOF
+  write_config "$NODE_DIR/cni/net.d/10-sreracha.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "sreracha",
@@ -390,6 +390,15 @@ cgroups_down() {
 
 # --- certificates and configuration ------------------------------------------
 
+# write_config <file> < content: replaces the file only when the content
+# differs. kube-proxy exits when its configuration file is written to, so
+# an `up` that restarts another component must leave it alone.
+write_config() {
+  local new="$1.new.$$"
+  cat >"$new"
+  if cmp -s "$new" "$1"; then rm -f "$new"; else mv "$new" "$1"; fi
+}
+
 node_pki() {
   [[ -f "$DIR/pki/kubelet.crt" ]] || issue kubelet "/O=system:nodes/CN=system:node:$NODE_NAME"
   [[ -f "$DIR/pki/kubelet-serving.crt" ]] || issue kubelet-serving "/CN=$NODE_NAME" "IP:$NODE_IP,DNS:$NODE_NAME"
@@ -397,14 +406,15 @@ node_pki() {
   [[ -f "$DIR/pki/kube-proxy.crt" ]] || issue kube-proxy "/CN=system:kube-proxy"
   [[ -f "$DIR/pki/coredns.crt" ]] || issue coredns "/CN=sreracha:coredns"
   chmod 600 "$DIR"/pki/*.key
-  kubeconfig kubelet "$NODE_DIR/kubelet.kubeconfig"
-  kubeconfig kube-proxy "$NODE_DIR/kube-proxy.kubeconfig"
-  kubeconfig coredns "$NODE_DIR/coredns.kubeconfig"
+  local name
+  for name in kubelet kube-proxy coredns; do
+    [[ -f "$NODE_DIR/$name.kubeconfig" ]] || kubeconfig "$name" "$NODE_DIR/$name.kubeconfig"
+  done
 }
 
 write_containerd_config() {
   mkdir -p "$NODE_DIR/containerd"
-  cat >"$NODE_DIR/containerd/config.toml" <<EOF
+  write_config "$NODE_DIR/containerd/config.toml" <<EOF
 # containerd for the local cluster's real node (scripts/real-node.sh).
 version = 2
 root = "$NODE_DIR/containerd/root"
@@ -460,7 +470,7 @@ write_kubelet_config() {
   # The pods' resolv.conf gets the cluster DNS only, not this machine's
   # resolvers or search domains.
   echo "# pods on the real node resolve through the cluster DNS only" >"$NODE_DIR/resolv.conf"
-  cat >"$NODE_DIR/kubelet.yaml" <<EOF
+  write_config "$NODE_DIR/kubelet.yaml" <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $NODE_IP
@@ -512,7 +522,7 @@ EOF
 }
 
 write_kube_proxy_config() {
-  cat >"$NODE_DIR/kube-proxy.yaml" <<EOF
+  write_config "$NODE_DIR/kube-proxy.yaml" <<EOF
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 clientConnection:
@@ -541,7 +551,7 @@ EOF
 }
 
 write_corefile() {
-  cat >"$NODE_DIR/Corefile" <<EOF
+  write_config "$NODE_DIR/Corefile" <<EOF
 # Cluster names only; no forward plugin, so nothing leaves this machine.
 cluster.local:53 in-addr.arpa:53 ip6.arpa:53 {
     bind $NODE_IP
