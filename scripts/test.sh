@@ -35,6 +35,10 @@ echo "== integration and e2e tests"
 (cd "$BUILD" && ctest -L 'integration|e2e' --output-on-failure -j2 ${CTEST_ARGS:-}) || status=1
 # Real containers on the real node; ctest reports them skipped, with the
 # reason, where the cluster has none (scripts/local-cluster.sh node-status).
-echo "== node tests (real node: $(scripts/local-cluster.sh node-status 2>/dev/null || true))"
+if [[ "${SRERACHA_USE_EXISTING_CLUSTER:-}" == 1 ]]; then
+  echo "== node tests (on a node labelled sreracha.io/node=real, if the cluster has one)"
+else
+  echo "== node tests (real node: $(scripts/local-cluster.sh node-status || true))"
+fi
 (cd "$BUILD" && ctest -L node --output-on-failure -j2 ${CTEST_ARGS:-}) || status=1
 exit $status
