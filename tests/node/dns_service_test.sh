@@ -65,6 +65,6 @@ pass "a name outside cluster.local does not resolve"
 body="$(kubectl exec -n "$NS" client -- testserver get "$cluster_ip" 80 /?q=svc)" ||
   fail "no answer from the ClusterIP $cluster_ip:80"
 [[ "$body" == "testserver backend /?q=svc" ]] || fail "the ClusterIP answered '$body'"
-kubectl logs -n "$NS" backend | grep -q "request GET /?q=svc from $(pod_field client '{.status.podIP}')" ||
+grep -q "request GET /?q=svc from $(pod_field client '{.status.podIP}')" <<<"$(kubectl logs -n "$NS" backend)" ||
   fail "the backend did not log the client's request: $(kubectl logs -n "$NS" backend | tail -3)"
 pass "a TCP connection to the ClusterIP $cluster_ip reaches the backend pod, from the client's own address"

@@ -32,7 +32,7 @@ pass "iptables -t $NF_TABLE -C finds the egress DROP rule, our chains first, che
 
 probe_net="$(cat "$NODE_DIR/egress-probe-net")"
 probe_ip="${probe_net%.0/*}.1"
-ip route show type blackhole | grep -q "^blackhole $probe_net" || fail "no blackhole route for $probe_net"
+grep -q "^blackhole $probe_net" <<<"$(ip route show type blackhole)" || fail "no blackhole route for $probe_net"
 pass "$probe_net is blackholed on the host"
 
 counter() {
@@ -77,8 +77,8 @@ $(real_node_pod_spec 2)
     imagePullPolicy: Always
 EOF2
 pull_failed() {
-  kubectl get events -n "$NS" --field-selector involvedObject.name=puller,reason=Failed \
-    -o jsonpath='{range .items[*]}{.message}{"\n"}{end}' | grep -q 'proxyconnect tcp: dial tcp 127.0.0.1:9'
+  grep -q 'proxyconnect tcp: dial tcp 127.0.0.1:9' <<<"$(kubectl get events -n "$NS" \
+    --field-selector involvedObject.name=puller,reason=Failed -o jsonpath='{range .items[*]}{.message}{"\n"}{end}')"
 }
 wait_until 60 "the pull of $probe_ip/nothing:1 to fail at the dead proxy" pull_failed
 pass "an image that was not imported is not pulled: containerd's registry traffic ends at 127.0.0.1:9"

@@ -42,7 +42,7 @@ fi
 kubectl wait -n "$NS" --for=condition=Ready pod/redis pod/client --timeout=60s >/dev/null ||
   fail "redis and client did not become Ready"
 redis_ip="$(pod_field redis '{.status.podIP}')"
-redis_ready() { kubectl logs -n "$NS" redis | grep -q 'Ready to accept connections'; }
+redis_ready() { grep -q 'Ready to accept connections' <<<"$(kubectl logs -n "$NS" redis)"; }
 wait_until 20 "redis to accept connections" redis_ready
 out="$(kubectl exec -n "$NS" client -- testserver connect "$redis_ip" 6379 3)" || fail "no TCP connection to redis: $out"
 [[ "$(pod_field redis '{.status.containerStatuses[0].image}')" == "$(image redis)" ]] || fail "redis runs another image"
@@ -55,6 +55,6 @@ else
   wait_until 60 "the app's --help to finish" done_
   [[ "$(pod_field app '{.status.phase}')" == Succeeded ]] ||
     fail "sreracha --help failed in $app_image: $(kubectl logs -n "$NS" app | tail -5)"
-  kubectl logs -n "$NS" app | grep -q 'Usage: sreracha' || fail "no usage text from sreracha --help"
+  grep -q 'Usage: sreracha' <<<"$(kubectl logs -n "$NS" app)" || fail "no usage text from sreracha --help"
   pass "$app_image runs build/bin/sreracha with its libraries (--help)"
 fi

@@ -57,9 +57,11 @@ twin="$(pod_of web-unprobed)"
 ! pod_ready "$twin" || fail "$twin is Ready although its readiness probe targets port 81"
 pass "a twin whose readiness probe misses stays not Ready while running"
 
-logs_show_probes() { kubectl logs -n "$NS" "$pod" | grep -q 'request GET /?q=healthz'; }
+# (Captured first: with pipefail, `kubectl | grep -q` fails when grep exits at
+# its first match while kubectl still writes.)
+logs_show_probes() { grep -q 'request GET /?q=healthz' <<<"$(kubectl logs -n "$NS" "$pod")"; }
 wait_until 20 "the probe requests in kubectl logs" logs_show_probes
-kubectl logs -n "$NS" "$pod" | grep -q '^testserver: listening on port 80 as uid 33$' ||
+grep -q '^testserver: listening on port 80 as uid 33$' <<<"$(kubectl logs -n "$NS" "$pod")" ||
   fail "kubectl logs lacks the start line: $(kubectl logs -n "$NS" "$pod" | head -3)"
 pass "kubectl logs shows the server binding port 80 as uid 33 and the kubelet's probes"
 
