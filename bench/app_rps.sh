@@ -7,8 +7,10 @@
 # Both write a JSON access line per request to a file; a second pass turns
 # access logs off on both. The app gets a real redis-server on a port of its
 # own, so its answers carry the counter. Besides requests per second it
-# reports each server's CPU time per request, which the other load on the
-# machine disturbs less.
+# reports each server's CPU time per request and how busy its core was: when
+# neither core is near 100 %, wrk (sharing the other core with whatever else
+# runs) was the bottleneck, the req/s of both are the load it offered, and
+# requests per CPU-second is the figure that compares the servers.
 #
 #   bench/app_rps.sh [seconds-per-run] [rounds] [connections]
 #
@@ -100,6 +102,9 @@ measure() {  # app|go access_log
   echo "$rps $rss $hwm ${non2xx:-0} $cpu_us"
 }
 
+# How busy a server's core was: requests/s times CPU seconds per request.
+busy_pct() { awk -v r="$1" -v c="$2" 'BEGIN {printf "%.0f", r * c / 1e4}'; }
+
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 
 for access_log in true false; do
@@ -110,16 +115,22 @@ for access_log in true false; do
     if [[ "$a_bad" != 0 || "$g_bad" != 0 ]]; then
       echo "app_rps.sh: non-2xx answers (app $a_bad, go $g_bad)" >&2; exit 1
     fi
-    printf 'round %d access_log=%s app: %.0f req/s %s us CPU/req rss %d KiB (peak %d) | go: %.0f req/s %s us CPU/req rss %d KiB (peak %d)\n' \
-      "$round" "$access_log" "$a_rps" "$a_cpu" "$a_rss" "$a_hwm" "$g_rps" "$g_cpu" "$g_rss" "$g_hwm"
+    printf 'round %d access_log=%s app: %.0f req/s %s us CPU/req (%.0f %% of its core) rss %d KiB (peak %d) | go: %.0f req/s %s us CPU/req (%.0f %%) rss %d KiB (peak %d)\n' \
+      "$round" "$access_log" "$a_rps" "$a_cpu" "$(busy_pct "$a_rps" "$a_cpu")" "$a_rss" "$a_hwm" \
+      "$g_rps" "$g_cpu" "$(busy_pct "$g_rps" "$g_cpu")" "$g_rss" "$g_hwm"
     ratios+=("$(awk -v a="$a_rps" -v g="$g_rps" 'BEGIN {printf "%.3f", a/g}')")
     app_rps+=("$a_rps"); go_rps+=("$g_rps"); app_rss+=("$a_hwm"); go_rss+=("$g_hwm")
     app_cpu+=("$a_cpu"); go_cpu+=("$g_cpu")
   done
   m() { printf '%s\n' "$@" | median; }
   a_rss_m="$(m "${app_rss[@]}")"; g_rss_m="$(m "${go_rss[@]}")"
-  printf 'app_rps: access_log=%s connections=%d seconds=%d rounds=%d app_rps=%.0f go_rps=%.0f rps_ratio=%s app_cpu_us_per_req=%s go_cpu_us_per_req=%s app_peak_rss_kib=%s go_peak_rss_kib=%s rss_ratio=%s\n' \
+  a_cpu_m="$(m "${app_cpu[@]}")"; g_cpu_m="$(m "${go_cpu[@]}")"
+  # Requests per CPU-second: what one core serves when the server, not wrk,
+  # is the bottleneck (on a busy 2-core machine wrk often is: see the %).
+  printf 'app_rps: access_log=%s connections=%d seconds=%d rounds=%d app_rps=%.0f go_rps=%.0f rps_ratio=%s app_cpu_us_per_req=%s go_cpu_us_per_req=%s app_req_per_cpu_second=%.0f go_req_per_cpu_second=%.0f per_core_ratio=%.2f app_peak_rss_kib=%s go_peak_rss_kib=%s rss_ratio=%s\n' \
     "$access_log" "$CONNECTIONS" "$SECONDS_PER_RUN" "$ROUNDS" "$(m "${app_rps[@]}")" "$(m "${go_rps[@]}")" \
-    "$(m "${ratios[@]}")" "$(m "${app_cpu[@]}")" "$(m "${go_cpu[@]}")" "$a_rss_m" "$g_rss_m" \
+    "$(m "${ratios[@]}")" "$a_cpu_m" "$g_cpu_m" \
+    "$(awk -v c="$a_cpu_m" 'BEGIN {print 1e6 / c}')" "$(awk -v c="$g_cpu_m" 'BEGIN {print 1e6 / c}')" \
+    "$(awk -v a="$a_cpu_m" -v g="$g_cpu_m" 'BEGIN {print g / a}')" "$a_rss_m" "$g_rss_m" \
     "$(awk -v a="$a_rss_m" -v g="$g_rss_m" 'BEGIN {printf "%.2f", a/g}')"
 done

@@ -1,6 +1,7 @@
 #include "counter.h"
 
 #include <random>
+#include <utility>
 
 #include "eightball.h"
 #include "log.h"
@@ -15,20 +16,32 @@ std::chrono::milliseconds backoff_delay(const CounterOptions& options, int attem
 
 Counter::Counter(CounterOptions options) : options_(std::move(options)) {}
 
-Counter::~Counter() { stop(); }
-
-void Counter::start() {
-  thread_ = std::thread([this] { run(); });
+Counter::~Counter() {
+  if (!stop(std::chrono::hours(1))) std::terminate();  // unreachable: a connect has a timeout
 }
 
-void Counter::stop() {
-  {
+void Counter::start() {
+  thread_ = std::thread([this] {
+    run();
     std::lock_guard lock(mu_);
+    finished_ = true;
+    wake_.notify_all();
+  });
+}
+
+bool Counter::stop(std::chrono::milliseconds wait) {
+  {
+    std::unique_lock lock(mu_);
     stopping_ = true;
     if (active_ != nullptr) active_->interrupt();
+    wake_.notify_all();
+    // A connect in progress (name resolution included) is not interruptible.
+    if (!wake_.wait_for(lock, wait, [this] { return finished_ || !thread_.joinable(); })) {
+      return false;
+    }
   }
-  wake_.notify_all();
   if (thread_.joinable()) thread_.join();
+  return true;
 }
 
 CounterSnapshot Counter::snapshot() const {
@@ -71,10 +84,20 @@ void Counter::publish(State state) {
   state_.store(static_cast<int>(state), std::memory_order_release);
 }
 
+bool LogThrottle::allow(std::chrono::steady_clock::time_point now, std::chrono::seconds interval) {
+  if (logged_ && now - last_ < interval) {
+    ++suppressed_;
+    return false;
+  }
+  logged_ = true;
+  last_ = now;
+  return true;
+}
+
+int LogThrottle::take_suppressed() { return std::exchange(suppressed_, 0); }
+
 void Counter::report_readonly(const std::string& reply) {
-  auto now = std::chrono::steady_clock::now();
-  if (readonly_logged_ && now - last_readonly_log_ < options_.readonly_log_interval) {
-    ++readonly_suppressed_;
+  if (!readonly_log_.allow(std::chrono::steady_clock::now(), options_.readonly_log_interval)) {
     return;
   }
   log::error(
@@ -82,10 +105,7 @@ void Counter::report_readonly(const std::string& reply) {
       "(for ElastiCache, the reader endpoint); point REDIS_URL at the primary endpoint",
       {{"endpoint", options_.redis.url.endpoint()},
        {"reply", reply},
-       {"suppressed_since_last", readonly_suppressed_}});
-  readonly_logged_ = true;
-  last_readonly_log_ = now;
-  readonly_suppressed_ = 0;
+       {"suppressed_since_last", readonly_log_.take_suppressed()}});
 }
 
 void Counter::run() {
@@ -95,6 +115,7 @@ void Counter::run() {
   const std::string endpoint = options_.redis.url.redacted();
   int attempt = 0;
   bool was_connected = false;
+  bool reconnecting_after_readonly = false;
 
   for (;;) {
     std::unique_ptr<RedisConnection> conn;
@@ -105,7 +126,10 @@ void Counter::run() {
         if (stopping_) return;
         active_ = conn.get();
       }
-      log::info("connected to redis", {{"redis", endpoint}, {"tls", options_.redis.url.tls}});
+      if (!reconnecting_after_readonly) {
+        log::info("connected to redis", {{"redis", endpoint}, {"tls", options_.redis.url.tls}});
+      }
+      reconnecting_after_readonly = false;
       auto next = Clock::now();
       for (;;) {
         RedisReply reply = conn->command({"INCR", options_.key});
@@ -118,6 +142,11 @@ void Counter::run() {
         } else if (reply.str.starts_with("READONLY")) {
           publish(State::kReadOnly);
           report_readonly(reply.str);
+          // After a failover the old primary answers READONLY on connections
+          // made before it; a new connection resolves the endpoint's name
+          // again and may reach the new primary.
+          reconnecting_after_readonly = true;
+          break;
         } else if (reply.str.starts_with("NOAUTH") || reply.str.starts_with("WRONGPASS")) {
           throw RedisError(RedisError::Kind::kAuth, "Redis at " + options_.redis.url.endpoint() +
                                                         " requires a password (" + reply.str +
@@ -126,11 +155,24 @@ void Counter::run() {
           // WRONGTYPE and friends: someone else uses the key. Retrying on the
           // same connection is right; the log says what to fix.
           publish(State::kError);
-          log::error("Redis refused INCR of the counter key",
-                     {{"key", options_.key}, {"reply", reply.str}});
+          if (reply_error_log_.allow(Clock::now(), options_.readonly_log_interval)) {
+            log::error("Redis refused INCR of the counter key",
+                       {{"key", options_.key},
+                        {"reply", reply.str},
+                        {"suppressed_since_last", reply_error_log_.take_suppressed()}});
+          }
         }
         next += options_.interval;
         if (!sleep_until(next)) break;
+      }
+      if (reconnecting_after_readonly) {
+        {
+          std::lock_guard lock(mu_);
+          active_ = nullptr;
+        }
+        conn.reset();
+        if (!sleep_until(Clock::now() + options_.interval)) return;
+        continue;
       }
     } catch (const RedisError& e) {
       switch (e.kind()) {

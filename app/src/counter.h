@@ -25,12 +25,24 @@ struct CounterOptions {
   // Reconnect back-off: doubles from initial up to max, with ±20 % jitter.
   std::chrono::milliseconds backoff_initial{250};
   std::chrono::milliseconds backoff_max{5000};
-  // At most one READONLY explanation per this long.
+  // At most one READONLY (or other refused INCR) explanation per this long.
   std::chrono::seconds readonly_log_interval{60};
 };
 
 // Delay before reconnect attempt `attempt` (1-based), without jitter.
 std::chrono::milliseconds backoff_delay(const CounterOptions& options, int attempt);
+
+// At most one log line per interval; counts what it held back.
+class LogThrottle {
+ public:
+  bool allow(std::chrono::steady_clock::time_point now, std::chrono::seconds interval);
+  int take_suppressed();
+
+ private:
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point last_{};
+  int suppressed_ = 0;
+};
 
 class Counter {
  public:
@@ -40,9 +52,10 @@ class Counter {
   Counter& operator=(const Counter&) = delete;
 
   void start();
-  // Returns within about RedisOptions::timeout: an operation in progress is
-  // interrupted.
-  void stop();
+  // Stops the thread, interrupting a command in progress. False if it did
+  // not finish within `wait` (stuck resolving or connecting, which do time
+  // out, but later): then the caller must exit without destroying this.
+  bool stop(std::chrono::milliseconds wait);
 
   // Lock-free; called on every request.
   CounterSnapshot snapshot() const;
@@ -70,13 +83,13 @@ class Counter {
   std::mutex mu_;
   std::condition_variable wake_;
   bool stopping_ = false;              // GUARDED_BY(mu_)
+  bool finished_ = false;              // GUARDED_BY(mu_): run() returned
   RedisConnection* active_ = nullptr;  // GUARDED_BY(mu_): for stop() to interrupt
   std::thread thread_;
 
   // Used by the counter thread only.
-  std::chrono::steady_clock::time_point last_readonly_log_{};
-  bool readonly_logged_ = false;
-  int readonly_suppressed_ = 0;
+  LogThrottle readonly_log_;
+  LogThrottle reply_error_log_;
 };
 
 }  // namespace sreracha

@@ -117,7 +117,12 @@ int main(int argc, char** argv) {
   });
 
   io.run();
-  counter.stop();
+  if (!counter.stop(std::chrono::seconds(2))) {
+    // Stuck connecting to Redis: the HTTP side is done, nothing to lose.
+    log::warn("stopped without waiting for the redis connection attempt");
+    log::flush();
+    _exit(0);
+  }
   log::info("stopped");
   log::flush();
   return 0;

@@ -2,6 +2,7 @@
 // refused with READONLY; the log says why and names the fix, once a minute.
 #include <gtest/gtest.h>
 
+#include "redis_connection.h"
 #include "support/http_client.h"
 #include "support/process.h"
 
@@ -31,6 +32,18 @@ TEST(AppRedisReplica, ReadonlyIsExplainedOnceAMinuteNamingThePrimaryEndpoint) {
   auto r = http_get(app.port(), "/?q=1");
   EXPECT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("unavailable: redis is a read-only replica"), std::string::npos) << r.body;
+  // It reconnects after each READONLY (after a failover the endpoint's name
+  // leads elsewhere), quietly: one "connected" line, not one a second.
+  EXPECT_EQ(count_of(logs, "\"msg\":\"connected to redis\""), 1u) << logs;
+
+  // The replica promoted (what a failover does): the counter comes back.
+  sreracha::RedisOptions admin;
+  admin.url = sreracha::parse_redis_url("redis://127.0.0.1:" + std::to_string(replica.port()));
+  auto conn = sreracha::RedisConnection::open(admin);
+  EXPECT_EQ(conn->command({"REPLICAOF", "NO", "ONE"}).str, "OK");
+  EXPECT_TRUE(
+      wait_until([&] { return count_in(http_get(app.port(), "/?q=1").body).has_value(); }, 5s))
+      << app.logs();
 }
 
 }  // namespace

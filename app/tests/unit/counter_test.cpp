@@ -21,6 +21,19 @@ TEST(AppBackoff, DoublesFromInitialUpToTheCap) {
   EXPECT_EQ(backoff_delay(o, 1000).count(), 5000);
 }
 
+TEST(AppLogThrottle, OneLinePerIntervalCountingWhatItHeldBack) {
+  LogThrottle t;
+  auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+  const auto minute = std::chrono::seconds(60);
+  EXPECT_TRUE(t.allow(t0, minute));
+  EXPECT_EQ(t.take_suppressed(), 0);
+  EXPECT_FALSE(t.allow(t0 + std::chrono::seconds(1), minute));
+  EXPECT_FALSE(t.allow(t0 + std::chrono::seconds(59), minute));
+  EXPECT_TRUE(t.allow(t0 + std::chrono::seconds(60), minute));
+  EXPECT_EQ(t.take_suppressed(), 2);
+  EXPECT_EQ(t.take_suppressed(), 0);
+}
+
 // A loopback port nobody listens on: bound, never listened, then closed.
 std::uint16_t closed_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -50,7 +63,7 @@ TEST(AppCounter, UnreachableRedisIsReportedAndStopIsPrompt) {
   EXPECT_EQ(counter.snapshot().reason, "redis unreachable");
   EXPECT_FALSE(counter.snapshot().available);
   auto before = std::chrono::steady_clock::now();
-  counter.stop();
+  EXPECT_TRUE(counter.stop(std::chrono::seconds(5)));
   EXPECT_LT(std::chrono::steady_clock::now() - before, std::chrono::seconds(1));
 }
 
