@@ -8,18 +8,19 @@ PACKAGES=(
   libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
   libgtest-dev libgmock-dev libcli11-dev libssl-dev
   clang-format
-  # app/: Boost.Beast, hiredis; its tests and bench/app_rps.sh: Redis, openssl, wrk
-  libboost-dev libhiredis-dev redis-server redis-tools openssl wrk
 )
 # The local cluster's real node (scripts/real-node.sh) and its Redis image
 # (scripts/images.sh). An array of its own: PACKAGES is what building the
 # operator needs, which the Dockerfile's build stage mirrors (image_test).
 REAL_NODE_PACKAGES=(containerd runc containernetworking-plugins iptables redis-server)
+# The app (app/: Boost.Beast, hiredis) and its tests and benchmark (Redis,
+# openssl, wrk). An array of its own too: the operator's image needs none.
+APP_PACKAGES=(libboost-dev libhiredis-dev redis-server redis-tools openssl wrk)
 # The oldest Go that builds every tool module under tests/cluster/tools.
 GO_WANT=1.26.8
 
 missing=()
-for p in "${PACKAGES[@]}" "${REAL_NODE_PACKAGES[@]}"; do
+for p in "${PACKAGES[@]}" "${REAL_NODE_PACKAGES[@]}" "${APP_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
