@@ -193,14 +193,16 @@ void Counter::run() {
       // and TLS failures are configuration a person must fix: errors.
       bool config_problem =
           e.kind() == RedisError::Kind::kAuth || e.kind() == RedisError::Kind::kTls;
-      log::write(config_problem ? log::Level::kError : log::Level::kWarn,
-                 was_connected ? "lost the connection to redis; the counter is unavailable"
-                               : "cannot reach redis; the counter is unavailable",
+      const char* msg = config_problem  ? "cannot use redis; the counter is unavailable"
+                        : was_connected ? "lost the connection to redis; the counter is unavailable"
+                                        : "cannot reach redis; the counter is unavailable";
+      log::write(config_problem ? log::Level::kError : log::Level::kWarn, msg,
                  {{"redis", endpoint},
                   {"error", e.what()},
                   {"attempt", attempt},
                   {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
       was_connected = false;
+      reconnecting_after_readonly = false;  // the next connect is news again
       {
         std::lock_guard lock(mu_);
         active_ = nullptr;
