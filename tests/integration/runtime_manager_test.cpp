@@ -13,6 +13,7 @@
 #include <mutex>
 #include <set>
 
+#include "kube/meta.h"
 #include "runtime/builder.h"
 #include "runtime/leader_election.h"
 #include "runtime/logging.h"
@@ -312,7 +313,7 @@ TEST_F(RuntimeManager, LeaderElectorsAgreeOnOneLeaderAndHandOverOnRelease) {
   EXPECT_EQ(lease["spec"]["leaseDurationSeconds"], 3);
   EXPECT_EQ(lease["spec"]["leaseTransitions"], 0);
   const auto acquired = lease["spec"]["acquireTime"].get<std::string>();
-  auto renew = runtime::parse_micro_time(lease["spec"]["renewTime"]);
+  auto renew = kube::meta::parse_time_value(lease["spec"]["renewTime"]);
   ASSERT_TRUE(renew);
   EXPECT_LT(std::chrono::system_clock::now() - *renew, std::chrono::seconds(2))
       << "renewed every retry period";
@@ -345,7 +346,7 @@ TEST_F(RuntimeManager, ALeaderWhoseLeaseIsTakenStopsLeading) {
   // Someone else writes the lease (e.g. after a network partition).
   auto lease = client_.get(res::leases, ns_.name(), "rt-lease");
   lease["spec"]["holderIdentity"] = "intruder";
-  lease["spec"]["renewTime"] = runtime::format_micro_time(std::chrono::system_clock::now());
+  lease["spec"]["renewTime"] = kube::meta::format_micro_time(std::chrono::system_clock::now());
   lease["spec"]["leaseDurationSeconds"] = 60;
   client_.replace(res::leases, ns_.name(), "rt-lease", lease);
   EXPECT_TRUE(eventually([&] { return lost.load() == 1; }, 5s));

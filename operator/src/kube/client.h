@@ -23,21 +23,11 @@
 
 #include "kube/config.h"
 #include "kube/errors.h"
+#include "kube/meta.h"
 
 namespace kube {
 
 using json = nlohmann::json;
-
-// A REST resource: "deployments" in group "apps", version "v1". The core
-// group is the empty string (served under /api/v1).
-struct Resource {
-  std::string group;
-  std::string version;
-  std::string resource;  // plural, lower case
-  bool namespaced = true;
-
-  std::string api_version() const;  // "apps/v1" or "v1"
-};
 
 // Well-known resources the operator and its tests use.
 namespace resources {

@@ -1,5 +1,7 @@
 #include "kube/credentials.h"
 
+#include "kube/meta.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -82,37 +84,6 @@ struct Fd {
 
 }  // namespace
 
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text) {
-  std::string s(text);
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(s.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  std::size_t pos = 19;
-  if (pos < s.size() && s[pos] == '.') {  // fractional seconds: irrelevant for expiry
-    ++pos;
-    while (pos < s.size() && std::isdigit(static_cast<unsigned char>(s[pos]))) ++pos;
-  }
-  long offset_seconds = 0;
-  const std::string zone = s.substr(pos);
-  if (zone == "Z" || zone == "z") {
-    offset_seconds = 0;
-  } else if (zone.size() == 6 && (zone[0] == '+' || zone[0] == '-') && zone[3] == ':') {
-    int hours = 0, minutes = 0;
-    if (std::sscanf(zone.c_str() + 1, "%2d:%2d", &hours, &minutes) != 2) return std::nullopt;
-    offset_seconds = (hours * 3600L + minutes * 60L) * (zone[0] == '-' ? -1 : 1);
-  } else {
-    return std::nullopt;
-  }
-  const std::time_t utc = timegm(&tm) - offset_seconds;
-  return std::chrono::system_clock::from_time_t(utc);
-}
-
 ExecCredential parse_exec_credential(std::string_view output, const ExecConfig& exec) {
   const auto label = plugin_label(exec);
   auto doc = nlohmann::json::parse(output, nullptr, /*allow_exceptions=*/false);
@@ -140,7 +111,7 @@ ExecCredential parse_exec_credential(std::string_view output, const ExecConfig& 
     throw ConfigError(label + ": status has neither token nor clientCertificateData");
   }
   if (const auto expiry = status->value("expirationTimestamp", ""); !expiry.empty()) {
-    credential.expiration = parse_rfc3339(expiry);
+    credential.expiration = meta::parse_time(expiry);
     if (!credential.expiration) {
       throw ConfigError(label + ": status.expirationTimestamp \"" + expiry + "\" is not RFC 3339");
     }

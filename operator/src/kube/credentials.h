@@ -31,9 +31,6 @@ ExecCredential parse_exec_credential(std::string_view output, const ExecConfig& 
 ExecCredential run_exec_plugin(const ExecConfig& exec,
                                std::chrono::seconds timeout = std::chrono::seconds(60));
 
-// RFC 3339 ("2024-05-01T10:00:00Z", "...:00.5+02:00"); nullopt if malformed.
-std::optional<std::chrono::system_clock::time_point> parse_rfc3339(std::string_view text);
-
 // The credentials of one Client. Static tokens never change; a token file is
 // re-read every minute; an exec credential is kept until 10 s before its
 // expirationTimestamp. After a 401 the caller invalidates and retries once.

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "kube/client.h"
+#include "kube/meta.h"
 
 namespace kube {
 

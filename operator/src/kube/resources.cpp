@@ -6,10 +6,6 @@
 
 namespace kube {
 
-std::string Resource::api_version() const {
-  return group.empty() ? version : group + "/" + version;
-}
-
 namespace resources {
 const Resource configmaps{"", "v1", "configmaps"};
 const Resource secrets{"", "v1", "secrets"};

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/meta.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
 
@@ -30,7 +31,7 @@ EventHandler enqueue_owner(WorkQueue& queue, std::string owner_group,
                            std::function<std::string()> owner_kind) {
   auto add = [&queue, owner_group = std::move(owner_group),
               owner_kind = std::move(owner_kind)](const Store::Object& object) {
-    const auto* owner = controller_owner(*object);
+    const auto* owner = kube::meta::controller_ref(*object);
     if (owner == nullptr) return;
     const std::string kind = owner_kind();
     if (kind.empty() || owner->value("kind", "") != kind ||

@@ -1,23 +1,11 @@
 #include "runtime/events.h"
 
-#include <ctime>
-
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/meta.h"
+
 namespace runtime {
-namespace {
-
-// metav1.Time: RFC 3339, whole seconds.
-std::string now_rfc3339() {
-  std::time_t t = std::time(nullptr);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-}
-
-}  // namespace
 
 EventRecorder::EventRecorder(kube::Client& client, EventRecorderOptions options)
     : client_(client), options_(std::move(options)), thread_([this] { run(); }) {}
@@ -86,7 +74,7 @@ void EventRecorder::send(const Pending& pending) {
   const std::string ns = involved_ns.empty() ? "default" : involved_ns;
   const std::string key = ns + "/" + involved.value("name", "") + "/" + involved.value("uid", "") +
                           "/" + pending.type + "/" + pending.reason + "/" + pending.message;
-  const std::string now = now_rfc3339();
+  const std::string now = kube::meta::format_time(std::chrono::system_clock::now());
   try {
     if (auto it = written_.find(key); it != written_.end()) {
       try {

@@ -1,15 +1,13 @@
 #include "runtime/leader_election.h"
 
 #include <algorithm>
-#include <cctype>
-#include <cstdio>
-#include <ctime>
 #include <random>
 #include <stdexcept>
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/meta.h"
 #include "runtime/metrics.h"
 
 namespace runtime {
@@ -31,40 +29,6 @@ long long int_field(const nlohmann::json& object, const char* key) {
 }
 
 }  // namespace
-
-std::string format_micro_time(system_clock::time_point time) {
-  const auto seconds = std::chrono::time_point_cast<std::chrono::seconds>(time);
-  const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(time - seconds).count();
-  std::time_t t = system_clock::to_time_t(seconds);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, micros);
-}
-
-std::optional<system_clock::time_point> parse_micro_time(const std::string& text) {
-  std::tm tm{};
-  int consumed = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                  &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &consumed) != 6 ||
-      consumed != 19) {
-    return std::nullopt;
-  }
-  tm.tm_year -= 1900;
-  tm.tm_mon -= 1;
-  std::chrono::microseconds fraction{0};
-  std::size_t at = 19;
-  if (at < text.size() && text[at] == '.') {
-    long long scale = 100000, micros = 0;
-    for (++at; at < text.size() && std::isdigit(static_cast<unsigned char>(text[at])); ++at) {
-      micros += (text[at] - '0') * scale;
-      scale /= 10;
-    }
-    fraction = std::chrono::microseconds(micros);
-  }
-  if (at + 1 != text.size() || text[at] != 'Z') return std::nullopt;
-  return system_clock::from_time_t(timegm(&tm)) + fraction;
-}
 
 LeaderElector::LeaderElector(kube::Client& client, LeaderElectionConfig config,
                              MetricsRegistry* metrics)
@@ -187,7 +151,7 @@ bool LeaderElector::try_acquire_or_renew() {
   const auto wall_now = system_clock::now();
   const auto now = Clock::now();
   const auto& leases = kube::resources::leases;
-  const std::string now_text = format_micro_time(wall_now);
+  const std::string now_text = kube::meta::format_micro_time(wall_now);
 
   nlohmann::json lease;
   try {
@@ -227,7 +191,7 @@ bool LeaderElector::try_acquire_or_renew() {
     const auto window = std::chrono::duration_cast<Clock::duration>(
         std::chrono::duration<double>(config_.retry_period) * (1.0 + kJitter));
     Clock::duration age{0};
-    if (auto renewed = parse_micro_time(string_field(spec, "renewTime"))) {
+    if (auto renewed = kube::meta::parse_time(string_field(spec, "renewTime"))) {
       age = std::clamp(std::chrono::duration_cast<Clock::duration>(wall_now - *renewed),
                        Clock::duration::zero(), window);
     }
@@ -268,7 +232,7 @@ void LeaderElector::release() {
     auto lease = client_.get(kube::resources::leases, config_.lease_namespace, config_.lease_name);
     nlohmann::json& spec = lease["spec"];
     if (string_field(spec, "holderIdentity") != config_.identity) return;
-    const std::string now_text = format_micro_time(system_clock::now());
+    const std::string now_text = kube::meta::format_micro_time(system_clock::now());
     spec["holderIdentity"] = "";
     spec["leaseDurationSeconds"] = 1;
     spec["acquireTime"] = now_text;

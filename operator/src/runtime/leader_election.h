@@ -50,11 +50,6 @@ struct LeaderElectionConfig {
   std::chrono::seconds retry_period{2};
 };
 
-// A MicroTime as the API writes it: "2024-05-01T10:00:00.123456Z".
-std::string format_micro_time(std::chrono::system_clock::time_point time);
-// Parses RFC 3339 times with or without fractional seconds, "Z" only.
-std::optional<std::chrono::system_clock::time_point> parse_micro_time(const std::string& text);
-
 // Threading: start(), stop() from one thread; is_leader() from any.
 class LeaderElector {
  public:

@@ -2,6 +2,8 @@
 
 #include <mutex>
 
+#include "kube/meta.h"
+
 namespace runtime {
 namespace {
 
@@ -13,7 +15,7 @@ std::string string_at(const nlohmann::json& object, const char* field) {
 }
 
 std::string owner_uid(const nlohmann::json& object) {
-  const auto* owner = controller_owner(object);
+  const auto* owner = kube::meta::controller_ref(object);
   if (owner == nullptr) return {};
   auto uid = owner->find("uid");
   return uid != owner->end() && uid->is_string() ? uid->get<std::string>() : std::string{};
@@ -38,18 +40,6 @@ std::string object_key(const nlohmann::json& object) {
   std::string ns = string_at(object, "namespace");
   std::string name = string_at(object, "name");
   return ns.empty() ? name : ns + "/" + name;
-}
-
-const nlohmann::json* controller_owner(const nlohmann::json& object) {
-  auto meta = object.find("metadata");
-  if (meta == object.end() || !meta->is_object()) return nullptr;
-  auto refs = meta->find("ownerReferences");
-  if (refs == meta->end() || !refs->is_array()) return nullptr;
-  for (const auto& ref : *refs) {
-    auto controller = ref.find("controller");
-    if (controller != ref.end() && controller->is_boolean() && controller->get<bool>()) return &ref;
-  }
-  return nullptr;
 }
 
 Store::Object Store::get(std::string_view ns, std::string_view name) const {

@@ -22,8 +22,6 @@ namespace runtime {
 
 // "namespace/name", or "name" for a cluster-scoped object.
 std::string object_key(const nlohmann::json& object);
-// The ownerReference with controller: true, or null.
-const nlohmann::json* controller_owner(const nlohmann::json& object);
 
 // Threading: safe to use from many threads; readers share a lock.
 class Store {

@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <cstdio>
-#include <ctime>
 #include <optional>
 #include <set>
 #include <stdexcept>
 
 #include <spdlog/spdlog.h>
 
+#include "kube/meta.h"
 #include "sreracha/stagger.h"
 
 namespace sreracha {
@@ -49,28 +48,8 @@ kube::Resource resource_of(const ChildRef& ref) {
   return {ref.api_version.substr(0, slash), ref.api_version.substr(slash + 1), ref.resource, true};
 }
 
-std::string rfc3339(std::chrono::system_clock::time_point t) {
-  std::time_t seconds = std::chrono::system_clock::to_time_t(t);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char out[32];
-  std::strftime(out, sizeof out, "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return out;
-}
-
-// The ownerReference marked controller, or null.
-const json* controller_ref(const json& object) {
-  if (!object.contains("metadata") || !object["metadata"].contains("ownerReferences")) {
-    return nullptr;
-  }
-  for (const auto& ref : object["metadata"]["ownerReferences"]) {
-    if (ref.value("controller", false)) return &ref;
-  }
-  return nullptr;
-}
-
 bool controlled_by(const json& object, const std::string& uid) {
-  const json* ref = controller_ref(object);
+  const json* ref = kube::meta::controller_ref(object);
   return ref && ref->value("uid", "") == uid;
 }
 
@@ -78,7 +57,7 @@ bool controlled_by(const json& object, const std::string& uid) {
 // deleted before its children were collected (ours to take over, as they
 // would have been).
 bool controlled_by_sreracha_named(const json& object, const std::string& name) {
-  const json* ref = controller_ref(object);
+  const json* ref = kube::meta::controller_ref(object);
   return ref && ref->value("kind", "") == "Sreracha" &&
          ref->value("apiVersion", "").starts_with("sreracha.io/") && ref->value("name", "") == name;
 }
@@ -117,17 +96,6 @@ int int_at(const json& object, const json::json_pointer& path) {
   return v.is_number_integer() ? v.get<int>() : 0;
 }
 
-// Parses an RFC 3339 timestamp as the API server writes them
-// ("2026-11-27T03:00:34Z", optionally with fractional seconds).
-std::optional<std::chrono::system_clock::time_point> parse_time(const json& value) {
-  if (!value.is_string()) return std::nullopt;
-  std::tm utc{};
-  const std::string text = value.get<std::string>();
-  const char* rest = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &utc);
-  if (!rest) return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&utc));
-}
-
 const json* app_container_status(const json& pod) {
   if (!pod.contains("status") || !pod["status"].contains("containerStatuses")) return nullptr;
   const json& statuses = pod["status"]["containerStatuses"];
@@ -142,7 +110,7 @@ stagger::PodView pod_view(const json& pod) {
   const json& meta = pod["metadata"];
   view.name = meta.value("name", "");
   view.terminating = meta.contains("deletionTimestamp");
-  view.created = parse_time(meta.value("creationTimestamp", json()));
+  view.created = kube::meta::parse_time_value(meta.value("creationTimestamp", json()));
   if (meta.contains("annotations")) {
     const json& annotations = meta["annotations"];
     auto cost = annotations.find(std::string(stagger::kDeletionCostAnnotation));
@@ -164,12 +132,13 @@ stagger::PodView pod_view(const json& pod) {
     view.restart_count = cs->value("restartCount", 0);
     if (cs->contains("state") && (*cs)["state"].contains("running")) {
       view.container_running = true;
-      view.container_started = parse_time((*cs)["state"]["running"].value("startedAt", json()));
+      view.container_started =
+          kube::meta::parse_time_value((*cs)["state"]["running"].value("startedAt", json()));
     }
     if (cs->contains("lastState") && (*cs)["lastState"].contains("terminated")) {
       const json& t = (*cs)["lastState"]["terminated"];
-      auto started = parse_time(t.value("startedAt", json()));
-      auto finished = parse_time(t.value("finishedAt", json()));
+      auto started = kube::meta::parse_time_value(t.value("startedAt", json()));
+      auto finished = kube::meta::parse_time_value(t.value("finishedAt", json()));
       if (t.value("exitCode", 0) != 0 && started && finished && *finished >= *started) {
         view.last_crash_runtime =
             std::chrono::duration_cast<stagger::Seconds>(*finished - *started);
@@ -500,7 +469,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   json base = written_status(key, cr->at("metadata").value("uid", ""))
                   .value_or(cr->value("status", json::object()));
   Pass pass{*this, *cr, key, base, {}, base.value("conditions", json::array())};
-  const std::string now = rfc3339(now_());
+  const std::string now = kube::meta::format_time(now_());
   const std::int64_t generation = cr->at("metadata").value("generation", std::int64_t{0});
   json status = base;
   status["observedGeneration"] = generation;

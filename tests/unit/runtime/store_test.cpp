@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "kube/meta.h"
+
 namespace runtime {
 namespace {
 
@@ -95,11 +97,11 @@ TEST(Store, IndexesByLabelAndFollowsLabelChanges) {
 TEST(ObjectHelpers, KeyAndControllerOwner) {
   auto o = object("ns", "name", {}, "uid-9");
   EXPECT_EQ(object_key(*o), "ns/name");
-  const auto* owner = controller_owner(*o);
+  const auto* owner = kube::meta::controller_ref(*o);
   ASSERT_NE(owner, nullptr);
   EXPECT_EQ((*owner)["uid"], "uid-9");
-  EXPECT_EQ(controller_owner(*object("ns", "n")), nullptr);
-  EXPECT_EQ(controller_owner(json::object()), nullptr);
+  EXPECT_EQ(kube::meta::controller_ref(*object("ns", "n")), nullptr);
+  EXPECT_EQ(kube::meta::controller_ref(json::object()), nullptr);
 }
 
 }  // namespace
