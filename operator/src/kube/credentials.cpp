@@ -1,7 +1,5 @@
 #include "kube/credentials.h"
 
-#include "kube/meta.h"
-
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -11,7 +9,6 @@
 
 #include <cctype>
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -21,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/errors.h"
+#include "kube/meta.h"
 
 extern char** environ;
 
