@@ -6,6 +6,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <csignal>
 #include <cstdio>
 #include <iostream>
 #include <random>
@@ -37,6 +38,9 @@ int main(int argc, char** argv) {
   if (!parsed.config) return parsed.exit_code;
   const Config& config = *parsed.config;
   log::set_level(config.log_level);
+  // OpenSSL writes to the Redis socket with write(2): a peer that hung up
+  // would kill the process with SIGPIPE instead of failing that write.
+  std::signal(SIGPIPE, SIG_IGN);
 
   CounterOptions counter_options;
   counter_options.redis.url = config.redis_url;

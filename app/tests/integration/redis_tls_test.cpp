@@ -5,6 +5,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <thread>
 
 #include "support/http_client.h"
 #include "support/process.h"
@@ -72,6 +73,28 @@ TEST_F(AppRedisTls, ANameTheCertificateDoesNotCarryIsRefused) {
   ASSERT_TRUE(app.wait_for_log("certificate verification failed: IP address mismatch", 5s))
       << app.logs();
   EXPECT_FALSE(count_in(http_get(app.port(), "/?q=1").body));
+}
+
+TEST_F(AppRedisTls, APeerThatHangsUpMidHandshakeDoesNotKillTheApp) {
+  // openssl s_server with nothing on stdin accepts one connection and hangs
+  // up in the middle of the handshake: OpenSSL then writes to a closed
+  // socket, which raises SIGPIPE unless the app ignores it.
+  std::uint16_t port = free_port();
+  Process peer({"/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port),
+                "-cert", dir_.file("server.pem"), "-key", dir_.file("server.key"), "-naccept", "1"},
+               dir_.file("peer.log"), dir_.file("peer.log"));
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file(dir_.file("peer.log")).find("ACCEPT") != std::string::npos; }, 5s))
+      << read_file(dir_.file("peer.log"));
+  App app(dir_.path(), "app",
+          {"--redis-url", "rediss://localhost:" + std::to_string(port), "--redis-ca",
+           dir_.file("ca.pem")});
+  ASSERT_NE(app.port(), 0);
+  ASSERT_TRUE(app.wait_for_log("TLS handshake with localhost:" + std::to_string(port), 5s))
+      << app.logs();
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(app.process().running()) << app.stderr_text();
+  EXPECT_EQ(http_get(app.port(), "/?q=1").status, 200);
 }
 
 }  // namespace

@@ -104,16 +104,19 @@ Process::Process(const std::vector<std::string>& argv, const std::string& out_pa
   std::vector<char*> envp;
   for (auto& e : env_strings) envp.push_back(e.data());
   envp.push_back(nullptr);
+  int in = ::open("/dev/null", O_RDONLY | O_CLOEXEC);  // never the test's stdin
   int out = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   int err = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   pid_ = ::fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
+    ::dup2(in, 0);
     ::dup2(out, 1);
     ::dup2(err, 2);
     ::execve(args[0], args.data(), envp.data());
     _exit(127);
   }
+  ::close(in);
   ::close(out);
   ::close(err);
 }
