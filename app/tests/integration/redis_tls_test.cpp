@@ -97,5 +97,34 @@ TEST_F(AppRedisTls, APeerThatHangsUpMidHandshakeDoesNotKillTheApp) {
   EXPECT_EQ(http_get(app.port(), "/?q=1").status, 200);
 }
 
+// What openssl s_server -tlsextdebug saw of the server name (SNI) the app
+// sent to an endpoint given as `host`: the extension's hex dump, or "".
+std::string sni_seen_by_peer(const TempDir& dir, const std::string& host) {
+  std::uint16_t port = free_port();
+  std::string log = dir.file("sni-" + host + ".log");
+  // -www: answers by itself, so it does not hang up when stdin is empty.
+  Process peer({"/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port),
+                "-cert", dir.file("server.pem"), "-key", dir.file("server.key"), "-www",
+                "-tlsextdebug", "-naccept", "1"},
+               log, log);
+  EXPECT_TRUE(wait_until([&] { return read_file(log).find("ACCEPT") != std::string::npos; }, 5s));
+  App app(dir.path(), "sni-app-" + host,
+          {"--redis-url", "rediss://" + host + ":" + std::to_string(port), "--redis-ca",
+           dir.file("ca.pem"), "--redis-timeout", "0.5"});
+  EXPECT_TRUE(
+      wait_until([&] { return read_file(log).find("EC point formats") != std::string::npos; }, 5s))
+      << read_file(log);
+  std::string seen = read_file(log);
+  std::size_t at = seen.find("TLS client extension \"server name\"");
+  if (at == std::string::npos) return "";
+  return seen.substr(at, seen.find("TLS client extension", at + 10) - at);
+}
+
+TEST_F(AppRedisTls, SniIsTheUrlsHostNameAndNoneForAnAddress) {
+  std::string by_name = sni_seen_by_peer(dir_, "localhost");
+  EXPECT_NE(by_name.find(".localhost"), std::string::npos) << by_name;
+  EXPECT_EQ(sni_seen_by_peer(dir_, "127.0.0.1"), "") << "an IP address is not a server name";
+}
+
 }  // namespace
 }  // namespace test_support
