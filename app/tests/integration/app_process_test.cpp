@@ -4,8 +4,11 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <set>
 #include <sstream>
+#include <thread>
 
+#include "redis_connection.h"
 #include "support/http_client.h"
 #include "support/process.h"
 
@@ -107,34 +110,56 @@ TEST(AppProcess, ExitAfterIsOffByDefault) {
   EXPECT_TRUE(app.process().running());
 }
 
+// The counts an app logged at debug level, one per INCR it made.
+std::set<long> counts_logged(const std::string& logs) {
+  std::set<long> counts;
+  const std::string marker = "\"msg\":\"counter\",\"count\":";
+  for (std::size_t at = logs.find(marker); at != std::string::npos;
+       at = logs.find(marker, at + 1)) {
+    counts.insert(std::stol(logs.substr(at + marker.size())));
+  }
+  return counts;
+}
+
 TEST(AppProcess, CounterIsSharedByTwoAppsOnOneRedis) {
   TempDir dir;
   RedisServer redis(dir.path(), free_port());
   redis.start();
   std::string url = "redis://127.0.0.1:" + std::to_string(redis.port());
   std::string key = "test:shared";
-  App a(dir.path(), "a", {"--redis-url", url, "--redis-key", key});
-  App b(dir.path(), "b", {"--redis-url", url, "--redis-key", key});
+  App a(dir.path(), "a", {"--redis-url", url, "--redis-key", key, "--log-level", "debug"});
+  App b(dir.path(), "b", {"--redis-url", url, "--redis-key", key, "--log-level", "debug"});
   ASSERT_NE(a.port(), 0);
   ASSERT_NE(b.port(), 0);
-  std::this_thread::sleep_for(4500ms);
-  // Alone, one app INCRs about 5 times in 4.5 s; a count well past that in
-  // both answers means both INCR the same key.
+  std::this_thread::sleep_for(3500ms);
+  auto answer = http_get(a.port(), "/?q=1");
   for (App* app : {&a, &b}) {
-    auto r = http_get(app->port(), "/?q=1");
-    ASSERT_EQ(r.status, 200);
-    std::size_t at = r.body.find("\"count\":");
-    ASSERT_NE(at, std::string::npos) << r.body;
-    long count = std::stol(r.body.substr(at + 8));
-    EXPECT_GE(count, 8) << r.body;
-    EXPECT_LE(count, 12) << r.body;
-    // The FizzBuzz of that very count.
-    std::string fb = count % 15 == 0  ? "FizzBuzz"
-                     : count % 3 == 0 ? "Fizz"
-                     : count % 5 == 0 ? "Buzz"
-                                      : std::to_string(count);
-    EXPECT_NE(r.body.find("\"fizzbuzz\":\"" + fb + "\""), std::string::npos) << r.body;
+    app->process().signal(SIGTERM);
+    ASSERT_TRUE(app->process().wait(5s));
   }
+  // Every INCR of either app got the next number of one sequence: together
+  // they logged 1..N, each number once, and Redis holds N.
+  std::set<long> from_a = counts_logged(a.logs()), from_b = counts_logged(b.logs());
+  EXPECT_GE(from_a.size(), 3u) << a.logs();
+  EXPECT_GE(from_b.size(), 3u) << b.logs();
+  std::set<long> all = from_a;
+  for (long n : from_b) EXPECT_TRUE(all.insert(n).second) << n << " was INCRed by both";
+  ASSERT_FALSE(all.empty());
+  EXPECT_EQ(*all.begin(), 1);
+  EXPECT_EQ(static_cast<std::size_t>(*all.rbegin()), all.size()) << "a gap in 1..N";
+  sreracha::RedisOptions admin;
+  admin.url = sreracha::parse_redis_url(url);
+  EXPECT_EQ(sreracha::RedisConnection::open(admin)->command({"GET", key}).str,
+            std::to_string(*all.rbegin()));
+  // And the answer carries a count of that sequence with its FizzBuzz.
+  auto count = count_in(answer.body);
+  ASSERT_TRUE(count) << answer.body;
+  EXPECT_TRUE(all.count(*count)) << answer.body;
+  std::string fb = *count % 15 == 0  ? "FizzBuzz"
+                   : *count % 3 == 0 ? "Fizz"
+                   : *count % 5 == 0 ? "Buzz"
+                                     : std::to_string(*count);
+  EXPECT_NE(answer.body.find("\"fizzbuzz\":\"" + fb + "\""), std::string::npos) << answer.body;
 }
 
 }  // namespace
