@@ -9,6 +9,9 @@
 #include <spdlog/spdlog.h>
 
 #include "kube/meta.h"
+#include "runtime/conditions.h"
+#include "sreracha/drift.h"
+#include "sreracha/pod_view.h"
 #include "sreracha/stagger.h"
 
 namespace sreracha {
@@ -20,27 +23,10 @@ const kube::Resource kIngressClasses{"networking.k8s.io", "v1", "ingressclasses"
 
 namespace {
 
-// The hash of what we last applied, kept on each child. contains() alone
-// cannot see a field we stopped setting (an annotation removed from the
-// spec); a changed hash makes us apply, and server-side apply then removes
-// the fields we no longer own.
-constexpr const char* kAppliedHash = "sreracha.io/applied-hash";
-
 // Secrets are not watched (that would take list/watch on every Secret in
 // the cluster), nor objects without our label, so a missing Secret or a
 // child in the way is looked at again on this period.
 constexpr std::chrono::milliseconds kDependencyRetry{30000};
-
-std::string fnv1a_hex(const std::string& text) {
-  std::uint64_t hash = 1469598103934665603ULL;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  char out[17];
-  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(hash));
-  return out;
-}
 
 kube::Resource resource_of(const ChildRef& ref) {
   auto slash = ref.api_version.find('/');
@@ -62,107 +48,10 @@ bool controlled_by_sreracha_named(const json& object, const std::string& name) {
          ref->value("apiVersion", "").starts_with("sreracha.io/") && ref->value("name", "") == name;
 }
 
-struct Condition {
-  std::string type;
-  std::string status;  // "True", "False", "Unknown"
-  std::string reason;
-  std::string message;
-};
-
-// Sets one metav1.Condition in `conditions`, keeping lastTransitionTime when
-// the status did not change (as meta.SetStatusCondition does).
-void set_condition(json& conditions, const Condition& c, std::int64_t generation,
-                   const std::string& now) {
-  json next = {{"type", c.type},
-               {"status", c.status},
-               {"reason", c.reason},
-               {"message", c.message},
-               {"observedGeneration", generation},
-               {"lastTransitionTime", now}};
-  for (auto& existing : conditions) {
-    if (existing.value("type", "") != c.type) continue;
-    if (existing.value("status", "") == c.status && existing.contains("lastTransitionTime")) {
-      next["lastTransitionTime"] = existing["lastTransitionTime"];
-    }
-    existing = next;
-    return;
-  }
-  conditions.push_back(next);
-}
-
 int int_at(const json& object, const json::json_pointer& path) {
   if (!object.contains(path)) return 0;
   const json& v = object.at(path);
   return v.is_number_integer() ? v.get<int>() : 0;
-}
-
-const json* app_container_status(const json& pod) {
-  if (!pod.contains("status") || !pod["status"].contains("containerStatuses")) return nullptr;
-  const json& statuses = pod["status"]["containerStatuses"];
-  for (const auto& s : statuses) {
-    if (s.value("name", "") == "sreracha") return &s;
-  }
-  return statuses.empty() ? nullptr : &statuses[0];
-}
-
-stagger::PodView pod_view(const json& pod) {
-  stagger::PodView view;
-  const json& meta = pod["metadata"];
-  view.name = meta.value("name", "");
-  view.terminating = meta.contains("deletionTimestamp");
-  view.created = kube::meta::parse_time_value(meta.value("creationTimestamp", json()));
-  if (meta.contains("annotations")) {
-    const json& annotations = meta["annotations"];
-    auto cost = annotations.find(std::string(stagger::kDeletionCostAnnotation));
-    if (cost != annotations.end() && cost->is_string()) {
-      try {
-        view.deletion_cost = std::stoi(cost->get<std::string>());
-      } catch (const std::exception&) {
-        // Not a number: the ReplicaSet controller ignores it too.
-      }
-    }
-  }
-  view.scheduled = pod.contains("spec") && pod["spec"].contains("nodeName");
-  if (pod.contains("status")) {
-    for (const auto& c : pod["status"].value("conditions", json::array())) {
-      if (c.value("type", "") == "Ready") view.ready = c.value("status", "") == "True";
-    }
-  }
-  if (const json* cs = app_container_status(pod)) {
-    view.restart_count = cs->value("restartCount", 0);
-    if (cs->contains("state") && (*cs)["state"].contains("running")) {
-      view.container_running = true;
-      view.container_started =
-          kube::meta::parse_time_value((*cs)["state"]["running"].value("startedAt", json()));
-    }
-    if (cs->contains("lastState") && (*cs)["lastState"].contains("terminated")) {
-      const json& t = (*cs)["lastState"]["terminated"];
-      auto started = kube::meta::parse_time_value(t.value("startedAt", json()));
-      auto finished = kube::meta::parse_time_value(t.value("finishedAt", json()));
-      if (t.value("exitCode", 0) != 0 && started && finished && *finished >= *started) {
-        view.last_crash_runtime =
-            std::chrono::duration_cast<stagger::Seconds>(*finished - *started);
-      }
-    }
-  }
-  return view;
-}
-
-// The smallest gap between consecutive container starts of running pods.
-std::optional<double> min_start_gap_seconds(const std::vector<stagger::PodView>& pods) {
-  std::vector<stagger::TimePoint> starts;
-  for (const auto& p : pods) {
-    if (!p.terminating && p.container_running && p.container_started) {
-      starts.push_back(*p.container_started);
-    }
-  }
-  if (starts.size() < 2) return std::nullopt;
-  std::sort(starts.begin(), starts.end());
-  double smallest = std::chrono::duration<double>(starts[1] - starts[0]).count();
-  for (std::size_t i = 2; i < starts.size(); ++i) {
-    smallest = std::min(smallest, std::chrono::duration<double>(starts[i] - starts[i - 1]).count());
-  }
-  return smallest;
 }
 
 }  // namespace
@@ -175,33 +64,6 @@ std::vector<runtime::Request> pod_owner_requests(const json& pod) {
   std::string instance = labels.value("app.kubernetes.io/instance", "");
   if (instance.empty()) return {};
   return {runtime::Request{meta.value("namespace", ""), instance}};
-}
-
-bool contains(const json& observed, const json& desired) {
-  if (desired.is_object()) {
-    if (!observed.is_object()) return false;
-    for (auto it = desired.begin(); it != desired.end(); ++it) {
-      auto found = observed.find(it.key());
-      if (found == observed.end()) {
-        // An empty map or list we set may be omitted by the server.
-        if ((it->is_object() || it->is_array()) && it->empty()) continue;
-        return false;
-      }
-      if (!contains(*found, *it)) return false;
-    }
-    return true;
-  }
-  if (desired.is_array()) {
-    if (!observed.is_array() || observed.size() != desired.size()) return false;
-    for (std::size_t i = 0; i < desired.size(); ++i) {
-      if (!contains(observed[i], desired[i])) return false;
-    }
-    return true;
-  }
-  if (desired.is_number() && observed.is_number()) {
-    return desired.get<double>() == observed.get<double>();
-  }
-  return observed == desired;
 }
 
 Reconciler::Reconciler(kube::Client& client, Caches caches, runtime::EventRecorder& events,
@@ -300,7 +162,7 @@ struct Reconciler::Pass {
   void sync_children(std::vector<json> desired) {
     std::set<ChildRef> wanted;
     for (auto& object : desired) {
-      object["metadata"]["annotations"][kAppliedHash] = fnv1a_hex(object.dump());
+      object["metadata"]["annotations"][kAppliedHashAnnotation] = applied_hash(object);
       ChildRef ref = ref_of(object);
       wanted.insert(ref);
       auto current = observed(ref);
@@ -478,8 +340,10 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
     pass.inst = parse_instance(*cr);
   } catch (const SpecError& e) {
     std::string message = e.what();
-    set_condition(pass.conditions, {"Degraded", "True", "InvalidSpec", message}, generation, now);
-    set_condition(pass.conditions, {"Ready", "False", "InvalidSpec", message}, generation, now);
+    runtime::set_condition(pass.conditions, {"Degraded", "True", "InvalidSpec", message},
+                           generation, now);
+    runtime::set_condition(pass.conditions, {"Ready", "False", "InvalidSpec", message}, generation,
+                           now);
     status["conditions"] = pass.conditions;
     pass.write_status(status);
     pass.event("Warning", "InvalidSpec", message);
@@ -493,8 +357,8 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   auto blocker = pass.missing_dependency();
   if (!blocker) blocker = pass.foreign_child(render(inst));
   if (blocker) {
-    set_condition(pass.conditions, {"Degraded", "True", blocker->first, blocker->second},
-                  generation, now);
+    runtime::set_condition(pass.conditions, {"Degraded", "True", blocker->first, blocker->second},
+                           generation, now);
     status["conditions"] = pass.conditions;
     pass.write_status(status);
     pass.event("Warning", blocker->first, blocker->second);
@@ -523,7 +387,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   status["replicas"] = replicas;
   status["readyReplicas"] = ready;
 
-  Condition redis{"RedisReady", "True", "", ""};
+  runtime::Condition redis{"RedisReady", "True", "", ""};
   switch (inst.spec.redis.mode) {
     case RedisMode::Local: {
       auto local = pass.observed({"apps/v1", "Deployment", "deployments", redis_name(inst)});
@@ -547,18 +411,18 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   const bool all_ready = ready >= desired && redis.status == "True";
   const std::string counts =
       std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
-  set_condition(
+  runtime::set_condition(
       pass.conditions,
       {"Ready", all_ready ? "True" : "False", all_ready ? "Available" : "NotReady",
        all_ready ? counts : counts + (redis.status == "True" ? "" : "; " + redis.message)},
       generation, now);
   const bool progressing = replicas != desired || ready < desired;
-  set_condition(
+  runtime::set_condition(
       pass.conditions,
       {"Progressing", progressing ? "True" : "False", progressing ? "Scaling" : "Stable", counts},
       generation, now);
-  set_condition(pass.conditions, {"Degraded", "False", "AsExpected", "no problems"}, generation,
-                now);
+  runtime::set_condition(pass.conditions, {"Degraded", "False", "AsExpected", "no problems"},
+                         generation, now);
   json stagger_status = status.value("stagger", json::object());
   if (staggered.effective_lifetime) {
     stagger_status["effectiveLifetimeSeconds"] = staggered.effective_lifetime->count();

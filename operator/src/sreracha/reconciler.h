@@ -81,9 +81,4 @@ class Reconciler : public runtime::Reconciler {
 // pod template carries); pods of other components map to nothing.
 std::vector<runtime::Request> pod_owner_requests(const nlohmann::json& pod);
 
-// True when every field `desired` sets has the same value in `observed`
-// (fields the server adds, like defaults and status, are ignored). Exposed
-// for unit tests.
-bool contains(const nlohmann::json& observed, const nlohmann::json& desired);
-
 }  // namespace sreracha

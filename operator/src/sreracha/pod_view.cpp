@@ -1,0 +1,84 @@
+#include "sreracha/pod_view.h"
+
+#include <algorithm>
+#include <string>
+
+#include "kube/meta.h"
+
+namespace sreracha {
+
+using nlohmann::json;
+
+namespace {
+
+const json* app_container_status(const json& pod) {
+  if (!pod.contains("status") || !pod["status"].contains("containerStatuses")) return nullptr;
+  const json& statuses = pod["status"]["containerStatuses"];
+  for (const auto& s : statuses) {
+    if (s.value("name", "") == "sreracha") return &s;
+  }
+  return statuses.empty() ? nullptr : &statuses[0];
+}
+
+}  // namespace
+
+stagger::PodView pod_view(const json& pod) {
+  stagger::PodView view;
+  const json& meta = pod["metadata"];
+  view.name = meta.value("name", "");
+  view.terminating = meta.contains("deletionTimestamp");
+  view.created = kube::meta::parse_time_value(meta.value("creationTimestamp", json()));
+  if (meta.contains("annotations")) {
+    const json& annotations = meta["annotations"];
+    auto cost = annotations.find(std::string(stagger::kDeletionCostAnnotation));
+    if (cost != annotations.end() && cost->is_string()) {
+      try {
+        view.deletion_cost = std::stoi(cost->get<std::string>());
+      } catch (const std::exception&) {
+        // Not a number: the ReplicaSet controller ignores it too.
+      }
+    }
+  }
+  view.scheduled = pod.contains("spec") && pod["spec"].contains("nodeName");
+  if (pod.contains("status")) {
+    for (const auto& c : pod["status"].value("conditions", json::array())) {
+      if (c.value("type", "") == "Ready") view.ready = c.value("status", "") == "True";
+    }
+  }
+  if (const json* cs = app_container_status(pod)) {
+    view.restart_count = cs->value("restartCount", 0);
+    if (cs->contains("state") && (*cs)["state"].contains("running")) {
+      view.container_running = true;
+      view.container_started =
+          kube::meta::parse_time_value((*cs)["state"]["running"].value("startedAt", json()));
+    }
+    if (cs->contains("lastState") && (*cs)["lastState"].contains("terminated")) {
+      const json& t = (*cs)["lastState"]["terminated"];
+      auto started = kube::meta::parse_time_value(t.value("startedAt", json()));
+      auto finished = kube::meta::parse_time_value(t.value("finishedAt", json()));
+      if (t.value("exitCode", 0) != 0 && started && finished && *finished >= *started) {
+        view.last_crash_runtime =
+            std::chrono::duration_cast<stagger::Seconds>(*finished - *started);
+      }
+    }
+  }
+  return view;
+}
+
+std::optional<double> min_start_gap_seconds(const std::vector<stagger::PodView>& pods) {
+  std::vector<stagger::TimePoint> starts;
+  for (const auto& p : pods) {
+    if (!p.terminating && p.container_running && p.container_started) {
+      starts.push_back(*p.container_started);
+    }
+  }
+  if (starts.size() < 2) return std::nullopt;
+  std::sort(starts.begin(), starts.end());
+  double smallest = std::chrono::duration<double>(starts[1] - starts[0]).count();
+  for (std::size_t i = 2; i < starts.size(); ++i) {
+    smallest = std::min(smallest, std::chrono::duration<double>(starts[i] - starts[i - 1]).count());
+  }
+  return smallest;
+}
+
+}  // namespace sreracha
