@@ -131,13 +131,21 @@ rootfs_redis() {
   command -v redis-server >/dev/null || die "Debian's redis-server is not installed (scripts/setup.sh)"
   base_files "$1" redis:999
   add_program "$1" "$(command -v redis-server)" /usr/bin/redis-server
+  # What the operator's Local-mode Deployment runs besides the server: its
+  # start script (sh, sed: the password goes to redis-server's stdin, never
+  # its argv) and its readiness probe (redis-cli ping | grep).
+  add_program "$1" "$(command -v redis-cli)" /usr/bin/redis-cli
+  add_program "$1" /bin/dash /bin/sh
+  add_program "$1" "$(command -v sed)" /bin/sed
+  add_program "$1" "$(command -v grep)" /bin/grep
   mkdir -p "$1/data"
   chmod 1777 "$1/data"
   # A numeric user, so runAsNonRoot works without a runAsUser. No
   # persistence: it is a cache for the app's counter.
   jq -n '{Entrypoint: ["/usr/bin/redis-server"],
           Cmd: ["--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir", "/data"],
-          User: "999:999", WorkingDir: "/data", ExposedPorts: {"6379/tcp": {}}}'
+          User: "999:999", WorkingDir: "/data", ExposedPorts: {"6379/tcp": {}},
+          Env: ["PATH=/usr/bin:/bin"]}'
 }
 
 rootfs_sreracha() {

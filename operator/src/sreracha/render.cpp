@@ -234,6 +234,11 @@ json redis_deployment(const Instance& inst, const RenderOptions& options) {
       {"enableServiceLinks", false},
       {"volumes", {{{"name", "data"}, {"emptyDir", json::object()}}}},
   };
+  // The instance's placement holds for its Redis too (a node pool, a
+  // dedicated node): the app reaches Redis through the Service wherever it
+  // runs, but a Redis on a node the user kept the app away from surprises.
+  if (!inst.spec.node_selector.empty()) pod["nodeSelector"] = inst.spec.node_selector;
+  if (!inst.spec.tolerations.empty()) pod["tolerations"] = inst.spec.tolerations;
   json pod_meta = {{"labels", object_labels(inst, Component::Redis)}};
   if (!options.redis_pod_annotations.empty()) {
     pod_meta["annotations"] = options.redis_pod_annotations;

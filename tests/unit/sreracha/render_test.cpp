@@ -376,6 +376,11 @@ TEST(AppDeployment, DefaultResourcesAndPassThroughs) {
   EXPECT_EQ(pod["spec"]["nodeSelector"], json({{"pool", "web"}}));
   EXPECT_EQ(pod["spec"]["tolerations"], tolerations);
   EXPECT_EQ(pod["spec"]["affinity"], affinity);
+  // The local Redis goes where the app may go; the app's affinity is its own.
+  json redis_pod = get(children, "Deployment", "demo-redis")["spec"]["template"]["spec"];
+  EXPECT_EQ(redis_pod["nodeSelector"], json({{"pool", "web"}}));
+  EXPECT_EQ(redis_pod["tolerations"], tolerations);
+  EXPECT_FALSE(redis_pod.contains("affinity"));
   container = pod["spec"]["containers"][0];
   EXPECT_EQ(container["imagePullPolicy"], "Always");
   EXPECT_EQ(container["env"].back(), json({{"name", "LOG"}, {"value", "debug"}}));
