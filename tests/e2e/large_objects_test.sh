@@ -41,3 +41,11 @@ size="$(kubectl get deploy env-100k -n "$NS" -o jsonpath='{.spec.template.spec.c
 curl -fsS -m 2 "http://127.0.0.1:$HEALTH_PORT/healthz" >/dev/null || fail "/healthz does not answer"
 curl -fsS -m 2 "http://127.0.0.1:$HEALTH_PORT/readyz" >/dev/null || fail "/readyz is not ready"
 pass "10 KB, 100 KB and a later small Sreracha all Ready; /healthz and /readyz answer"
+
+# The same with a pool of I/O threads instead of caller-driven I/O.
+stop_operator
+start_operator --kube-io-threads 2
+sreracha pooled-100k 100000
+wait_until 90 "a status on the Sreracha reconciled with an I/O pool" has_status pooled-100k
+[[ "$(condition pooled-100k Ready)" == True ]] || fail "pooled-100k: not Ready"
+pass "with --kube-io-threads 2 too"
