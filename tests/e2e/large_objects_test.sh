@@ -1,7 +1,7 @@
 # Objects of ordinary and large size on every watch the operator has: a
 # Sreracha whose env value is 10 KB, one of 100 KB (their Deployments and
 # Pods carry it too), and a small one created after them. One event over
-# 8 KiB once blinded the operator's watches for good; now each gets a status,
+# 16 KiB once blinded the operator's watches for good; now each gets a status,
 # and the probes answer throughout.
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$(dirname "$0")/../lib/operator.sh"

@@ -238,7 +238,7 @@ TEST_F(KubeClient, WatchSeesCreateUpdateDeleteInOrderAndBookmarks) {
 }
 
 // One event of ordinary size (about 10 KB) once blinded every watch of the
-// process: cpprestsdk's read_line() blocks on a flush for lines over 8 KiB.
+// process: cpprestsdk's read_line() blocks on a flush for lines over 16 KiB.
 TEST_F(KubeClient, WatchDeliversSmallAndLargeObjectsInOrder) {
   const auto start_rv =
       admin().list(res::configmaps, ns(), list_options("", "", 1))["metadata"]["resourceVersion"];

@@ -191,7 +191,7 @@ TEST_F(RuntimeInformer, ForcedGoneRelistsAndRemovesObjectsDeletedMeanwhile) {
 }
 
 // A Pod carrying a 200 KB annotation (pods are routinely larger than the
-// 8 KiB that once stopped watches) does not stop updates of other pods.
+// 16 KiB that once stopped watches) does not stop updates of other pods.
 TEST_F(RuntimeInformer, APodWithALargeAnnotationDoesNotStopLaterEvents) {
   const auto pod = [this](const std::string& name, const std::string& note) {
     return json{{"apiVersion", "v1"},

@@ -557,7 +557,7 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
   // One JSON event per line, handed out as soon as its line is complete.
   // The body is read as it comes, in whatever pieces: never with
   // read_line(), whose handler blocks on its own buffer flush for lines over
-  // 8 KiB (a wait that, with caller-driven I/O, only a rescuer can end).
+  // 16 KiB (a wait that, with caller-driven I/O, only a rescuer can end).
   auto body = response.body().streambuf();
   using Traits = concurrency::streams::streambuf<std::uint8_t>::traits;
   WatchDecoder decoder;

@@ -19,7 +19,7 @@
 // connections) still runs; it gives way as soon as a waiter comes.
 //
 // Some of cpprestsdk's own handlers block until other handlers have run:
-// read_line() waits for its buffer flush (lines over 8 KiB), the listener's
+// read_line() waits for its buffer flush (lines over 16 KiB), the listener's
 // close() for its open connections. Run by the only driver, such a handler
 // would wait for itself, and every request, watch and probe of the process
 // with it. So a watchdog posts a heartbeat to the io_service; when one has

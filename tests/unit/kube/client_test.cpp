@@ -401,7 +401,7 @@ TEST_F(ClientTest, WatchEndsNormallyWhenTheStreamEnds) {
 
 // Events of 10 KB, 100 KB and 1 MiB between small ones, streamed in pieces
 // so that one line spans hundreds of reads. cpprestsdk's read_line() hung
-// the caller-driven I/O on the first line over 8 KiB.
+// the caller-driven I/O on the first line over 16 KiB.
 TEST_F(ClientTest, WatchDeliversLargeEventsThatSpanManyReads) {
   const std::vector<std::size_t> sizes = {10, 10'000, 100'000, 1'000'000, 10};
   std::string body;
