@@ -4,7 +4,6 @@
 #include <random>
 #include <stdexcept>
 
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "kube/meta.h"
