@@ -29,10 +29,10 @@ constexpr const char* kFieldManager = "configmap-mirror";
 // implies. Applying an unchanged object changes nothing on the server.
 class MirrorReconciler : public runtime::Reconciler {
  public:
-  MirrorReconciler(kube::Client& client, const runtime::Store& sources)
+  MirrorReconciler(kube::Interface& client, const runtime::Store& sources)
       : client_(client), sources_(sources) {}
 
-  runtime::Result reconcile(const runtime::Request& request) override {
+  runtime::Result reconcile(const runtime::Request& request, const kube::Context& ctx) override {
     const auto source = sources_.get(request.ns, request.name);
     if (!source) return {};  // deleted or unlabelled: the garbage collector removes the mirror
     const auto& meta = (*source)["metadata"];
@@ -52,13 +52,14 @@ class MirrorReconciler : public runtime::Reconciler {
         {"data", source->value("data", nlohmann::json::object())}};
     kube::ApplyOptions apply;
     apply.field_manager = kFieldManager;
-    client_.apply(kube::resources::configmaps, request.ns, request.name + "-mirror", mirror, apply);
+    client_.apply(kube::resources::configmaps, request.ns, request.name + "-mirror", mirror, apply,
+                  {}, ctx);
     spdlog::info("mirrored {}", request.key());
     return {};
   }
 
  private:
-  kube::Client& client_;
+  kube::Interface& client_;
   const runtime::Store& sources_;
 };
 

@@ -34,7 +34,7 @@ double seconds_since(Clock::time_point start) {
 
 class NoopReconciler : public runtime::Reconciler {
  public:
-  runtime::Result reconcile(const runtime::Request&) override { return {}; }
+  runtime::Result reconcile(const runtime::Request&, const kube::Context&) override { return {}; }
 };
 
 // --fixture-manager --namespace NS --identity ID --address-file FILE
@@ -113,7 +113,7 @@ class Operator {
 
 class RecordingReconciler : public runtime::Reconciler {
  public:
-  runtime::Result reconcile(const runtime::Request& request) override {
+  runtime::Result reconcile(const runtime::Request& request, const kube::Context&) override {
     std::lock_guard lock(mu_);
     ++calls_[request.key()];
     return {};

@@ -25,53 +25,6 @@ namespace kube {
 namespace http = web::http;
 using http::client::http_client;
 
-// ---------------------------------------------------------------- CancelToken
-
-struct CancelToken::State {
-  std::mutex mu;
-  bool cancelled = false;                                    // REQUIRES: mu held
-  std::uint64_t next_id = 1;                                 // REQUIRES: mu held
-  std::map<std::uint64_t, std::function<void()>> callbacks;  // REQUIRES: mu held
-};
-
-CancelToken::CancelToken() : state_(std::make_shared<State>()) {}
-
-void CancelToken::cancel() noexcept {
-  std::lock_guard lock(state_->mu);
-  if (state_->cancelled) return;
-  state_->cancelled = true;
-  for (auto& [id, callback] : state_->callbacks) {
-    try {
-      callback();
-    } catch (...) {  // cancel() must not throw; a failed abort only delays the watch's end
-    }
-  }
-  state_->callbacks.clear();
-}
-
-bool CancelToken::cancelled() const noexcept {
-  std::lock_guard lock(state_->mu);
-  return state_->cancelled;
-}
-
-void CancelToken::on_cancel(std::function<void()> callback) { add_callback(std::move(callback)); }
-
-std::uint64_t CancelToken::add_callback(std::function<void()> callback) {
-  std::lock_guard lock(state_->mu);
-  if (state_->cancelled) {
-    callback();
-    return 0;
-  }
-  const auto id = state_->next_id++;
-  state_->callbacks.emplace(id, std::move(callback));
-  return id;
-}
-
-void CancelToken::remove_callback(std::uint64_t id) {
-  std::lock_guard lock(state_->mu);
-  state_->callbacks.erase(id);
-}
-
 // --------------------------------------------------------------------- Client
 
 namespace {
@@ -113,6 +66,7 @@ struct Call {
   std::optional<std::string> body;
   std::string content_type;
   bool idempotent = true;
+  Context ctx;  // bounds the whole call: waits, retries and each attempt
 
   Call(http::method m, std::string v, std::string p, std::string w,
        std::optional<std::string> b = std::nullopt, std::string type = {})
@@ -361,13 +315,16 @@ const Config& Client::config() const { return impl_->config; }
 std::uint64_t Client::connections_opened() const { return impl_->connections->load(); }
 
 json Client::get(const Resource& r, std::string_view ns, std::string_view name,
-                 std::string_view subresource) {
+                 std::string_view subresource, const Context& ctx) {
   impl_->require_namespace(r, ns, "get", name);
-  return impl_->send_json({http::methods::GET, "get", object_path(r, ns, name, subresource),
-                           "get " + describe(r, ns, name, subresource)});
+  Call call{http::methods::GET, "get", object_path(r, ns, name, subresource),
+            "get " + describe(r, ns, name, subresource)};
+  call.ctx = ctx;
+  return impl_->send_json(call);
 }
 
-json Client::list(const Resource& r, std::string_view ns, const ListOptions& options) {
+json Client::list(const Resource& r, std::string_view ns, const ListOptions& options,
+                  const Context& ctx) {
   const std::string what = "list " + describe(r, ns, {});
   json result;
   std::string continue_token;
@@ -381,8 +338,9 @@ json Client::list(const Resource& r, std::string_view ns, const ListOptions& opt
         {"continue", continue_token},
         {"resourceVersion", continue_token.empty() ? options.resource_version : ""},
     });
-    json page =
-        impl_->send_json({http::methods::GET, "list", collection_path(r, ns) + query, what});
+    Call call{http::methods::GET, "list", collection_path(r, ns) + query, what};
+    call.ctx = ctx;
+    json page = impl_->send_json(call);
     json items = page.contains("items") && page["items"].is_array() ? std::move(page["items"])
                                                                     : json::array();
     if (!page["metadata"].is_object()) page["metadata"] = json::object();
@@ -400,7 +358,7 @@ json Client::list(const Resource& r, std::string_view ns, const ListOptions& opt
 }
 
 json Client::create(const Resource& r, std::string_view ns, const json& object,
-                    std::string_view subresource) {
+                    std::string_view subresource, const Context& ctx) {
   const std::string name = object.contains("metadata") ? object["metadata"].value("name", "") : "";
   impl_->require_namespace(r, ns, "create", name);
   // A subresource (binding, eviction, token) is created under its object.
@@ -410,36 +368,52 @@ json Client::create(const Resource& r, std::string_view ns, const json& object,
       http::methods::POST, "create",          path, "create " + describe(r, ns, name, subresource),
       object.dump(),       "application/json"};
   call.idempotent = false;  // a retried POST could create twice, or fail with AlreadyExists
+  call.ctx = ctx;
   return impl_->send_json(call);
 }
 
 json Client::replace(const Resource& r, std::string_view ns, std::string_view name,
-                     const json& object, std::string_view subresource) {
+                     const json& object, std::string_view subresource, const Context& ctx) {
   impl_->require_namespace(r, ns, "update", name);
-  return impl_->send_json({http::methods::PUT, "update", object_path(r, ns, name, subresource),
-                           "update " + describe(r, ns, name, subresource), object.dump(),
-                           "application/json"});
+  Call call{http::methods::PUT,
+            "update",
+            object_path(r, ns, name, subresource),
+            "update " + describe(r, ns, name, subresource),
+            object.dump(),
+            "application/json"};
+  call.ctx = ctx;
+  return impl_->send_json(call);
 }
 
 json Client::merge_patch(const Resource& r, std::string_view ns, std::string_view name,
-                         const json& patch, std::string_view subresource) {
+                         const json& patch, std::string_view subresource, const Context& ctx) {
   impl_->require_namespace(r, ns, "patch", name);
   // A merge patch sets fields to given values: sending it twice is harmless.
-  return impl_->send_json({http::methods::PATCH, "patch", object_path(r, ns, name, subresource),
-                           "patch " + describe(r, ns, name, subresource), patch.dump(),
-                           "application/merge-patch+json"});
+  Call call{http::methods::PATCH,
+            "patch",
+            object_path(r, ns, name, subresource),
+            "patch " + describe(r, ns, name, subresource),
+            patch.dump(),
+            "application/merge-patch+json"};
+  call.ctx = ctx;
+  return impl_->send_json(call);
 }
 
 json Client::apply(const Resource& r, std::string_view ns, std::string_view name,
-                   const json& object, const ApplyOptions& options, std::string_view subresource) {
+                   const json& object, const ApplyOptions& options, std::string_view subresource,
+                   const Context& ctx) {
   impl_->require_namespace(r, ns, "apply", name);
   const auto query = query_string(
       {{"fieldManager", options.field_manager}, {"force", options.force ? "true" : ""}});
   // JSON is YAML, so the object goes as is under the apply content type.
-  return impl_->send_json({http::methods::PATCH, "apply",
-                           object_path(r, ns, name, subresource) + query,
-                           "apply " + describe(r, ns, name, subresource), object.dump(),
-                           "application/apply-patch+yaml"});
+  Call call{http::methods::PATCH,
+            "apply",
+            object_path(r, ns, name, subresource) + query,
+            "apply " + describe(r, ns, name, subresource),
+            object.dump(),
+            "application/apply-patch+yaml"};
+  call.ctx = ctx;
+  return impl_->send_json(call);
 }
 
 namespace {
@@ -456,18 +430,24 @@ json delete_options_json(const DeleteOptions& options) {
 }  // namespace
 
 void Client::remove(const Resource& r, std::string_view ns, std::string_view name,
-                    const DeleteOptions& options) {
+                    const DeleteOptions& options, const Context& ctx) {
   impl_->require_namespace(r, ns, "delete", name);
+  Call call{http::methods::DEL,
+            "delete",
+            object_path(r, ns, name),
+            "delete " + describe(r, ns, name),
+            delete_options_json(options).dump(),
+            "application/json"};
+  call.ctx = ctx;
   try {
-    impl_->send({http::methods::DEL, "delete", object_path(r, ns, name),
-                 "delete " + describe(r, ns, name), delete_options_json(options).dump(),
-                 "application/json"});
+    impl_->send(call);
   } catch (const ApiError& e) {
     if (!e.is_not_found()) throw;  // gone already: what the caller wanted
   }
 }
 
-void Client::evict(std::string_view ns, std::string_view pod, const DeleteOptions& options) {
+void Client::evict(std::string_view ns, std::string_view pod, const DeleteOptions& options,
+                   const Context& ctx) {
   const json eviction = {{"apiVersion", "policy/v1"},
                          {"kind", "Eviction"},
                          {"metadata", {{"name", pod}, {"namespace", ns}}},
@@ -481,6 +461,7 @@ void Client::evict(std::string_view ns, std::string_view pod, const DeleteOption
   // A 429 here is a PodDisruptionBudget saying no: the caller decides when to
   // try again, not the retry loop.
   call.idempotent = false;
+  call.ctx = ctx;
   try {
     impl_->send(call);
   } catch (const ApiError& e) {
@@ -489,7 +470,10 @@ void Client::evict(std::string_view ns, std::string_view pod, const DeleteOption
 }
 
 void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& options,
-                   const std::function<bool(const WatchEvent&)>& on_event, CancelToken cancel) {
+                   const std::function<bool(const WatchEvent&)>& on_event, const Context& ctx) {
+  // A watch ends when the server ends it or the token is cancelled; a
+  // deadline would cut a healthy stream, so only the token counts here.
+  const CancelToken& cancel = ctx.token();
   const auto query = query_string({
       {"watch", "true"},
       {"resourceVersion", options.resource_version},

@@ -9,6 +9,10 @@ namespace kube {
 ApiError::ApiError(int code, std::string reason, std::string message, const std::string& what)
     : Error(what), code_(code), reason_(std::move(reason)), message_(std::move(message)) {}
 
+Cancelled::Cancelled(bool deadline_exceeded, const std::string& what)
+    : Error(what + (deadline_exceeded ? ": deadline exceeded" : ": cancelled")),
+      deadline_exceeded_(deadline_exceeded) {}
+
 std::string reason_for_code(int code) {
   // The mapping of k8s.io/apimachinery/pkg/api/errors NewGenericServerResponse.
   switch (code) {

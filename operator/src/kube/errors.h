@@ -29,6 +29,17 @@ class TransportError : public Error {
   using Error::Error;
 };
 
+// The call's Context (context.h) was cancelled or its deadline passed before
+// an answer; deadline_exceeded() tells which.
+class Cancelled : public Error {
+ public:
+  Cancelled(bool deadline_exceeded, const std::string& what);
+  bool deadline_exceeded() const noexcept { return deadline_exceeded_; }
+
+ private:
+  bool deadline_exceeded_;
+};
+
 // The API server answered with an error Status.
 class ApiError : public Error {
  public:

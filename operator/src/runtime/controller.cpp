@@ -131,6 +131,7 @@ void Controller::start() {
 
 bool Controller::stop(std::chrono::milliseconds grace) {
   queue_.shut_down();
+  stopping_.cancel();
   if (!queue_.wait_idle(WorkQueue::Clock::now() + grace)) {
     spdlog::error("controller {}: reconciles still running after {} ms", name_, grace.count());
     return false;
@@ -153,7 +154,7 @@ void Controller::reconcile(const std::string& key) {
     if (counter != nullptr) counter->inc();
   };
   try {
-    const Result result = reconciler_->reconcile(Request::from_key(key));
+    const Result result = reconciler_->reconcile(Request::from_key(key), kube::Context(stopping_));
     queue_.forget(key);
     if (result.requeue_after && result.requeue_after->count() > 0) {
       queue_.add_after(key, *result.requeue_after);

@@ -72,7 +72,8 @@ class Controller {
 
   // Starts the workers. Keys queued before are handled now.
   void start();
-  // Stops handing out keys and waits up to `grace` for reconciles in flight.
+  // Stops handing out keys, cancels the context of reconciles in flight and
+  // waits up to `grace` for them.
   // Returns false if some did not finish: their workers are still running,
   // the Controller must then not be destroyed (the caller exits instead).
   bool stop(std::chrono::milliseconds grace);
@@ -86,6 +87,7 @@ class Controller {
   const std::shared_ptr<Reconciler> reconciler_;
   const ControllerOptions options_;
   WorkQueue queue_;
+  kube::CancelToken stopping_;  // cancelled by stop(): ends the reconciles' API calls
   std::vector<std::thread> workers_;
 
   // Metrics (null without a registry).

@@ -7,7 +7,7 @@
 
 namespace runtime {
 
-EventRecorder::EventRecorder(kube::Client& client, EventRecorderOptions options)
+EventRecorder::EventRecorder(kube::Interface& client, EventRecorderOptions options)
     : client_(client), options_(std::move(options)), thread_([this] { run(); }) {}
 
 EventRecorder::~EventRecorder() {

@@ -18,7 +18,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kube/client.h"
+#include "kube/interface.h"
 
 namespace runtime {
 
@@ -32,7 +32,7 @@ struct EventRecorderOptions {
 // Threading: every member may be called from any thread.
 class EventRecorder {
  public:
-  explicit EventRecorder(kube::Client& client, EventRecorderOptions options = {});
+  explicit EventRecorder(kube::Interface& client, EventRecorderOptions options = {});
   // Sends what is queued (for up to 5 s), then stops.
   ~EventRecorder();
   EventRecorder(const EventRecorder&) = delete;
@@ -60,7 +60,7 @@ class EventRecorder {
   void run();
   void send(const Pending& pending);
 
-  kube::Client& client_;
+  kube::Interface& client_;
   const EventRecorderOptions options_;
 
   std::mutex mu_;

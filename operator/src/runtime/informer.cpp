@@ -37,7 +37,8 @@ void call_handler(const std::string& what, const Callback& callback, const Args&
 
 }  // namespace
 
-ListWatch list_watch(kube::Client& client, const kube::Resource& resource, const std::string& ns) {
+ListWatch list_watch(kube::Interface& client, const kube::Resource& resource,
+                     const std::string& ns) {
   ListWatch lw;
   lw.list = [&client, resource, ns](const kube::ListOptions& options) {
     return client.list(resource, ns, options);
@@ -54,7 +55,7 @@ ListWatch list_watch(kube::Client& client, const kube::Resource& resource, const
 Informer::Informer(ListWatch list_watch, InformerOptions options)
     : list_watch_(std::move(list_watch)), options_(std::move(options)) {}
 
-Informer::Informer(kube::Client& client, const kube::Resource& resource, const std::string& ns,
+Informer::Informer(kube::Interface& client, const kube::Resource& resource, const std::string& ns,
                    const std::string& label_selector)
     : Informer(list_watch(client, resource, ns),
                InformerOptions{.label_selector = label_selector}) {}

@@ -27,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "kube/client.h"
+#include "kube/interface.h"
 #include "runtime/store.h"
 
 namespace runtime {
@@ -44,7 +44,8 @@ struct ListWatch {
 
 // list/watch of `resource` in namespace `ns` ("" = all) through `client`,
 // which must outlive the returned functions.
-ListWatch list_watch(kube::Client& client, const kube::Resource& resource, const std::string& ns);
+ListWatch list_watch(kube::Interface& client, const kube::Resource& resource,
+                     const std::string& ns);
 
 // Callbacks for changes; any may be empty. They run on the informer's thread,
 // one at a time, in the order the changes happened, and must not block for
@@ -77,7 +78,7 @@ class Informer {
   explicit Informer(ListWatch list_watch, InformerOptions options = {});
   // `resource` in namespace `ns` ("" = all) through `client`, filtered by
   // `label_selector`; the client must outlive the informer.
-  Informer(kube::Client& client, const kube::Resource& resource, const std::string& ns,
+  Informer(kube::Interface& client, const kube::Resource& resource, const std::string& ns,
            const std::string& label_selector = {});
   ~Informer();
   Informer(const Informer&) = delete;

@@ -29,7 +29,7 @@ long long int_field(const nlohmann::json& object, const char* key) {
 
 }  // namespace
 
-LeaderElector::LeaderElector(kube::Client& client, LeaderElectionConfig config,
+LeaderElector::LeaderElector(kube::Interface& client, LeaderElectionConfig config,
                              MetricsRegistry* metrics)
     : client_(client), config_(std::move(config)) {
   if (config_.lease_duration <= config_.renew_deadline ||

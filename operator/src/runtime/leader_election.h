@@ -34,7 +34,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kube/client.h"
+#include "kube/interface.h"
 
 namespace runtime {
 
@@ -55,7 +55,7 @@ class LeaderElector {
  public:
   // With `metrics`, exports leader_election_master_status{name=<lease name>}.
   // Throws std::invalid_argument unless lease_duration > renew_deadline > retry_period * 1.2.
-  LeaderElector(kube::Client& client, LeaderElectionConfig config,
+  LeaderElector(kube::Interface& client, LeaderElectionConfig config,
                 MetricsRegistry* metrics = nullptr);
   ~LeaderElector();
   LeaderElector(const LeaderElector&) = delete;
@@ -87,7 +87,7 @@ class LeaderElector {
   Clock::duration jittered_retry() const;
   void set_leading(bool leading);
 
-  kube::Client& client_;
+  kube::Interface& client_;
   const LeaderElectionConfig config_;
   Gauge* master_status_ = nullptr;
 

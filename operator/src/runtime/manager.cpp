@@ -76,7 +76,7 @@ std::string default_identity() {
 
 }  // namespace
 
-Manager::Manager(kube::Client& client, ManagerOptions options)
+Manager::Manager(kube::Interface& client, ManagerOptions options)
     : client_(client), options_(std::move(options)) {
   metrics_ =
       options_.metrics_registry ? options_.metrics_registry : std::make_shared<MetricsRegistry>();

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-#include "kube/client.h"
+#include "kube/interface.h"
 #include "runtime/controller.h"
 #include "runtime/events.h"
 #include "runtime/http_server.h"
@@ -64,7 +64,7 @@ struct ManagerOptions {
 // signal-handling thread.
 class Manager {
  public:
-  Manager(kube::Client& client, ManagerOptions options);
+  Manager(kube::Interface& client, ManagerOptions options);
   ~Manager();
   Manager(const Manager&) = delete;
   Manager& operator=(const Manager&) = delete;
@@ -79,7 +79,7 @@ class Manager {
   // Takes a controller to start once leading (ControllerBuilder calls this).
   void add_controller(std::unique_ptr<Controller> controller);
 
-  kube::Client& client() { return client_; }
+  kube::Interface& client() { return client_; }
   const ManagerOptions& options() const { return options_; }
   MetricsRegistry& metrics() { return *metrics_; }
   EventRecorder& events() { return *events_; }
@@ -116,7 +116,7 @@ class Manager {
   HttpResponse serve_metrics();
   HttpResponse serve_readyz();
 
-  kube::Client& client_;
+  kube::Interface& client_;
   ManagerOptions options_;
   std::shared_ptr<MetricsRegistry> metrics_;
   std::unique_ptr<EventRecorder> events_;

@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "kube/context.h"
+
 namespace runtime {
 
 // Names the object to reconcile. The reconciler reads its current state from
@@ -39,7 +41,9 @@ class Reconciler {
  public:
   virtual ~Reconciler() = default;
   // Called from worker threads, never concurrently for the same request.
-  virtual Result reconcile(const Request& request) = 0;
+  // `ctx` ends when the controller stops (or the reconcile times out): pass
+  // it to every API call, so that shutdown does not wait on them.
+  virtual Result reconcile(const Request& request, const kube::Context& ctx) = 0;
 };
 
 }  // namespace runtime

@@ -66,13 +66,14 @@ std::vector<runtime::Request> pod_owner_requests(const json& pod) {
   return {runtime::Request{meta.value("namespace", ""), instance}};
 }
 
-Reconciler::Reconciler(kube::Client& client, Caches caches, runtime::EventRecorder& events,
+Reconciler::Reconciler(kube::Interface& client, Caches caches, runtime::EventRecorder& events,
                        runtime::MetricsRegistry& metrics, std::function<Clock::time_point()> now)
     : client_(client), caches_(caches), events_(events), metrics_(metrics), now_(std::move(now)) {}
 
 // One reconcile of one Sreracha.
 struct Reconciler::Pass {
   Reconciler& r;
+  const kube::Context& ctx;
   const json& cr;
   const std::string key;    // namespace/name
   const json& base_status;  // what this pass's status is built on
@@ -109,7 +110,7 @@ struct Reconciler::Pass {
     if (spec.redis.auth_secret_ref) {
       const auto& ref = *spec.redis.auth_secret_ref;
       try {
-        json secret = r.client_.get(kube::resources::secrets, inst.ns, ref.name);
+        json secret = r.client_.get(kube::resources::secrets, inst.ns, ref.name, {}, ctx);
         if (!secret.contains("data") || !secret["data"].contains(ref.key)) {
           return std::pair{"SecretKeyMissing", "Secret " + inst.ns + "/" + ref.name +
                                                    " has no key \"" + ref.key +
@@ -123,7 +124,7 @@ struct Reconciler::Pass {
     }
     if (spec.ingress.enabled && !spec.ingress.class_name.empty()) {
       try {
-        r.client_.get(kIngressClasses, "", spec.ingress.class_name);
+        r.client_.get(kIngressClasses, "", spec.ingress.class_name, {}, ctx);
       } catch (const kube::ApiError& e) {
         if (!e.is_not_found()) throw;
         return std::pair{"IngressClassMissing", "IngressClass " + spec.ingress.class_name +
@@ -144,7 +145,7 @@ struct Reconciler::Pass {
       if (observed(ref)) continue;
       json existing;
       try {
-        existing = r.client_.get(resource_of(ref), inst.ns, ref.name);
+        existing = r.client_.get(resource_of(ref), inst.ns, ref.name, {}, ctx);
       } catch (const kube::ApiError& e) {
         if (!e.is_not_found()) throw;
         continue;
@@ -167,7 +168,7 @@ struct Reconciler::Pass {
       wanted.insert(ref);
       auto current = observed(ref);
       if (current && contains(*current, object)) continue;
-      r.client_.apply(resource_of(ref), inst.ns, ref.name, object);
+      r.client_.apply(resource_of(ref), inst.ns, ref.name, object, {}, {}, ctx);
       if (current) {
         event("Normal", "Updated", ref.kind + " " + ref.name + " updated to the spec");
       } else {
@@ -180,7 +181,7 @@ struct Reconciler::Pass {
       if (!current) continue;
       kube::DeleteOptions options;
       options.precondition_uid = current->at("metadata").value("uid", "");
-      r.client_.remove(resource_of(ref), inst.ns, ref.name, options);
+      r.client_.remove(resource_of(ref), inst.ns, ref.name, options, ctx);
       event("Normal", "Deleted", ref.kind + " " + ref.name + " deleted (no longer in the spec)");
     }
   }
@@ -260,14 +261,14 @@ struct Reconciler::Pass {
           json patch;
           patch["metadata"]["annotations"][std::string(stagger::kDeletionCostAnnotation)] =
               std::to_string(stagger::kRetireDeletionCost);
-          r.client_.merge_patch(kube::resources::pods, inst.ns, action.pod, patch);
+          r.client_.merge_patch(kube::resources::pods, inst.ns, action.pod, patch, {}, ctx);
         }
           recycled(action);
           ++out.recycled;
           break;
         case stagger::Action::Kind::DeletePod:
           try {
-            r.client_.remove(kube::resources::pods, inst.ns, action.pod);
+            r.client_.remove(kube::resources::pods, inst.ns, action.pod, {}, ctx);
           } catch (const kube::ApiError& e) {
             if (!e.is_not_found()) throw;
           }
@@ -299,7 +300,7 @@ struct Reconciler::Pass {
     const std::string uid = cr.at("metadata").value("uid", "");
     json patch = {{"metadata", {{"uid", uid}}}, {"status", status}};
     r.client_.merge_patch(kSrerachas, cr.at("metadata").value("namespace", ""),
-                          cr.at("metadata").value("name", ""), patch, "status");
+                          cr.at("metadata").value("name", ""), patch, "status", ctx);
     r.remember_status(key, uid, status);
   }
 };
@@ -316,7 +317,7 @@ void Reconciler::remember_status(const std::string& key, const std::string& uid,
   written_[key] = {uid, std::move(status)};
 }
 
-runtime::Result Reconciler::reconcile(const runtime::Request& request) {
+runtime::Result Reconciler::reconcile(const runtime::Request& request, const kube::Context& ctx) {
   const std::string key = request.ns + "/" + request.name;
   auto cr = caches_.srerachas->get(request.ns, request.name);
   if (!cr) {  // deleted: the garbage collector removes the children
@@ -330,7 +331,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request) {
   // status an earlier leader wrote).
   json base = written_status(key, cr->at("metadata").value("uid", ""))
                   .value_or(cr->value("status", json::object()));
-  Pass pass{*this, *cr, key, base, {}, base.value("conditions", json::array())};
+  Pass pass{*this, ctx, *cr, key, base, {}, base.value("conditions", json::array())};
   const std::string now = kube::meta::format_time(now_());
   const std::int64_t generation = cr->at("metadata").value("generation", std::int64_t{0});
   json status = base;

@@ -15,7 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "kube/client.h"
+#include "kube/interface.h"
 #include "runtime/events.h"
 #include "runtime/metrics.h"
 #include "runtime/reconciler.h"
@@ -47,11 +47,11 @@ class Reconciler : public runtime::Reconciler {
  public:
   using Clock = std::chrono::system_clock;
 
-  Reconciler(kube::Client& client, Caches caches, runtime::EventRecorder& events,
+  Reconciler(kube::Interface& client, Caches caches, runtime::EventRecorder& events,
              runtime::MetricsRegistry& metrics,
              std::function<Clock::time_point()> now = Clock::now);
 
-  runtime::Result reconcile(const runtime::Request& request) override;
+  runtime::Result reconcile(const runtime::Request& request, const kube::Context& ctx) override;
 
  private:
   struct Pass;  // the state of one reconcile
@@ -68,7 +68,7 @@ class Reconciler : public runtime::Reconciler {
   std::optional<nlohmann::json> written_status(const std::string& key, const std::string& uid);
   void remember_status(const std::string& key, const std::string& uid, nlohmann::json status);
 
-  kube::Client& client_;
+  kube::Interface& client_;
   Caches caches_;
   runtime::EventRecorder& events_;
   runtime::MetricsRegistry& metrics_;

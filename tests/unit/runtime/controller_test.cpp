@@ -26,7 +26,7 @@ class FakeReconciler : public Reconciler {
   using Body = std::function<Result(const Request&, int call)>;
   explicit FakeReconciler(Body body = {}) : body_(std::move(body)) {}
 
-  Result reconcile(const Request& request) override {
+  Result reconcile(const Request& request, const kube::Context&) override {
     int call;
     {
       std::lock_guard lock(mu_);
