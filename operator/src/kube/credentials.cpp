@@ -117,18 +117,64 @@ ExecCredential parse_exec_credential(std::string_view output, const ExecConfig& 
   return credential;
 }
 
-ExecCredential run_exec_plugin(const ExecConfig& exec, std::chrono::seconds timeout) {
+namespace {
+
+// How a plugin run ended before the plugin did.
+enum class Stop { kNone, kTimeout, kCancelled, kDeadline };
+
+// Waits up to `until` for `pid` to exit, without reaping it: while the
+// group leader is a zombie its group id cannot be reused, so what it started
+// can still be killed by that id.
+bool exited(pid_t pid, std::chrono::steady_clock::time_point until) {
+  for (;;) {
+    siginfo_t info{};
+    const int result = ::waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT);
+    if (result == 0 && info.si_pid == pid) return true;
+    if (result < 0 && errno != EINTR) return true;  // nothing left to wait for
+    if (std::chrono::steady_clock::now() >= until) return false;
+    ::usleep(10'000);
+  }
+}
+
+// SIGTERM to the plugin's process group (a script's children too), SIGKILL
+// to what is left kExecKillGrace later (or at once when the plugin itself
+// exited but left children behind), then reaps it. Returns what was done,
+// for the error message.
+std::string stop_plugin(pid_t pid) {
+  ::kill(-pid, SIGTERM);
+  const bool obeyed = exited(pid, std::chrono::steady_clock::now() + kExecKillGrace);
+  ::kill(-pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  return obeyed ? "stopped with SIGTERM"
+                : "stopped with SIGTERM, then SIGKILL after " +
+                      std::to_string(kExecKillGrace.count()) + " ms";
+}
+
+}  // namespace
+
+ExecCredential run_exec_plugin(const ExecConfig& exec, std::chrono::milliseconds timeout,
+                               const Context& ctx) {
   const auto label = plugin_label(exec);
   if (exec.interactive_mode == "Always") {
     throw ConfigError(label +
                       ": interactiveMode Always needs a terminal, and the operator has none");
   }
+  ctx.check(label);
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
     throw ConfigError(label + ": pipe: " + std::strerror(errno));
   }
   Fd read_end{pipe_fds[0]};
   Fd write_end{pipe_fds[1]};
+  // Written to by a cancel, so that poll() below wakes for it.
+  int wake_fds[2];
+  if (::pipe2(wake_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
+    throw ConfigError(label + ": pipe: " + std::strerror(errno));
+  }
+  Fd wake_read{wake_fds[0]};
+  Fd wake_write{wake_fds[1]};
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -136,6 +182,11 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, std::chrono::seconds time
   posix_spawn_file_actions_adddup2(&actions, write_end.fd, 1);
   // Nothing else of ours (API connections, files) leaks into the plugin.
   posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+  // A group of its own, so that stopping it stops what it started as well.
+  posix_spawnattr_t attributes;
+  posix_spawnattr_init(&attributes);
+  posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP);
+  posix_spawnattr_setpgroup(&attributes, 0);
 
   std::vector<std::string> args{exec.command};
   args.insert(args.end(), exec.args.begin(), exec.args.end());
@@ -149,8 +200,9 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, std::chrono::seconds time
 
   pid_t pid = 0;
   const int spawn_error =
-      posix_spawnp(&pid, exec.command.c_str(), &actions, nullptr, argv.data(), envp.data());
+      posix_spawnp(&pid, exec.command.c_str(), &actions, &attributes, argv.data(), envp.data());
   posix_spawn_file_actions_destroy(&actions);
+  posix_spawnattr_destroy(&attributes);
   if (spawn_error != 0) {
     throw ConfigError(label + ": cannot run: " + std::strerror(spawn_error) +
                       (exec.install_hint.empty() ? "" : "\n" + exec.install_hint));
@@ -158,36 +210,48 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, std::chrono::seconds time
   ::close(write_end.fd);  // so that read() sees EOF when the plugin exits
   write_end.fd = -1;
 
+  const auto callback_id = ctx.token().add_callback([fd = wake_write.fd] {
+    const char byte = 'c';
+    [[maybe_unused]] auto written = ::write(fd, &byte, 1);
+  });
   // Read everything it prints, but never hang the operator on a stuck plugin.
   std::string output;
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool timed_out = false;
+  const auto timeout_at = std::chrono::steady_clock::now() + timeout;
+  const auto deadline = ctx.deadline() ? std::min(timeout_at, *ctx.deadline()) : timeout_at;
+  Stop stop = Stop::kNone;
   for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
+    if (ctx.cancelled()) {
+      stop = Stop::kCancelled;
+      break;
+    }
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      timed_out = true;
+      stop = deadline < timeout_at ? Stop::kDeadline : Stop::kTimeout;
       break;
     }
-    pollfd pfd{read_end.fd, POLLIN, 0};
-    const int ready = ::poll(&pfd, 1, static_cast<int>(left.count()));
+    pollfd fds[2] = {{read_end.fd, POLLIN, 0}, {wake_read.fd, POLLIN, 0}};
+    const int ready = ::poll(fds, 2, static_cast<int>(left.count()));
     if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) {
-      timed_out = ready == 0;
-      break;
-    }
+    if (ready < 0) break;
+    if (ready == 0 || (fds[0].revents == 0)) continue;  // looked at again above
     char buffer[4096];
     const ssize_t n = ::read(read_end.fd, buffer, sizeof buffer);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     output.append(buffer, static_cast<std::size_t>(n));
   }
-  if (timed_out) ::kill(pid, SIGKILL);
+  ctx.token().remove_callback(callback_id);
+  if (stop != Stop::kNone) {
+    const auto how = stop_plugin(pid);
+    if (stop == Stop::kTimeout) {
+      throw ConfigError(label + ": no answer within " + std::to_string(timeout.count()) + " ms; " +
+                        how);
+    }
+    throw Cancelled(stop == Stop::kDeadline, label + ": " + how);
+  }
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (timed_out) {
-    throw ConfigError(label + ": no answer within " + std::to_string(timeout.count()) + " s");
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     throw ConfigError(label + ": failed (" +
@@ -206,10 +270,10 @@ Credentials::Credentials(const Config& config)
   }
 }
 
-void Credentials::refresh(Clock::time_point now) {
+void Credentials::refresh(const Context& ctx, Clock::time_point now) {
   if (cached_ && now < valid_until_) return;
   if (exec_) {
-    auto credential = run_exec_plugin(*exec_);
+    auto credential = run_exec_plugin(*exec_, kExecTimeout, ctx);
     token_ = std::move(credential.token);
     cert_pem_ = std::move(credential.client_cert_pem);
     key_pem_ = std::move(credential.client_key_pem);
@@ -225,10 +289,10 @@ void Credentials::refresh(Clock::time_point now) {
   cached_ = true;
 }
 
-std::string Credentials::authorization(Clock::time_point now) {
+std::string Credentials::authorization(const Context& ctx, Clock::time_point now) {
   if (!exec_ && token_file_.empty() && static_token_.empty()) return {};
   std::lock_guard lock(mu_);
-  refresh(now);
+  refresh(ctx, now);
   return token_.empty() ? std::string() : "Bearer " + token_;
 }
 

@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "kube/config.h"
+#include "kube/context.h"
 
 namespace kube {
 
@@ -28,8 +29,15 @@ ExecCredential parse_exec_credential(std::string_view output, const ExecConfig& 
 // Runs the plugin with KUBERNETES_EXEC_INFO set, stdin from /dev/null (the
 // operator is never interactive) and stderr passed through, and parses what
 // it prints. Throws ConfigError when it cannot run, fails or prints garbage.
+//
+// It runs in a process group of its own. If it has not finished within
+// `timeout`, or `ctx` is cancelled or its deadline comes first, the group
+// gets SIGTERM, and SIGKILL kExecKillGrace later if it is still there; the
+// error (ConfigError for the timeout, Cancelled for the context) says so.
+inline constexpr std::chrono::milliseconds kExecKillGrace{2000};
 ExecCredential run_exec_plugin(const ExecConfig& exec,
-                               std::chrono::seconds timeout = std::chrono::seconds(60));
+                               std::chrono::milliseconds timeout = std::chrono::seconds(60),
+                               const Context& ctx = {});
 
 // The credentials of one Client. Static tokens never change; a token file is
 // re-read every minute; an exec credential is kept until 10 s before its
@@ -42,11 +50,18 @@ class Credentials {
   using Clock = std::chrono::system_clock;
   static constexpr std::chrono::seconds kTokenFileRefresh{60};
   static constexpr std::chrono::seconds kExpirySkew{10};
+  // How long a plugin may take (client-go sets none; `aws eks get-token`
+  // answers in about a second). Each call's Context may end it sooner.
+  static constexpr std::chrono::seconds kExecTimeout{60};
 
   explicit Credentials(const Config& config);
 
   // "Bearer <token>", or "" when the user authenticates by certificate only.
-  std::string authorization(Clock::time_point now = Clock::now());
+  // `ctx` bounds an exec plugin's run (besides its own timeout).
+  std::string authorization(const Context& ctx, Clock::time_point now = Clock::now());
+  std::string authorization(Clock::time_point now = Clock::now()) {
+    return authorization(Context{}, now);
+  }
   // The client certificate and key the exec plugin gave last ("" if none).
   std::pair<std::string, std::string> exec_client_certificate();
   // Forgets cached credentials after a 401. Returns whether fetching them
@@ -54,7 +69,7 @@ class Credentials {
   bool invalidate();
 
  private:
-  void refresh(Clock::time_point now);  // REQUIRES: mu_ held
+  void refresh(const Context& ctx, Clock::time_point now);  // REQUIRES: mu_ held
 
   const std::string static_token_;
   const std::string token_file_;

@@ -3,7 +3,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <fstream>
+#include <future>
+#include <thread>
 
 #include "config_error.h"
 #include "kube/credentials.h"
@@ -15,7 +19,9 @@ namespace {
 
 using test_support::ScopedEnv;
 using test_support::TempDir;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 const std::string kPlugin = std::string(SRERACHA_SOURCE_DIR) + "/tests/unit/kube/exec_plugin.sh";
@@ -71,6 +77,88 @@ TEST(ExecPlugin, FailuresAreConfigErrorsNamingThePlugin) {
   always.interactive_mode = "Always";
   EXPECT_THAT(config_error([&] { kube::run_exec_plugin(always); }),
               HasSubstr("interactiveMode Always needs a terminal"));
+}
+
+// The PID a hang* plugin wrote, once it is there.
+pid_t hung_child(const std::string& pid_file) {
+  for (int i = 0; i < 200; ++i) {
+    std::ifstream in(pid_file);
+    pid_t pid = 0;
+    if (in >> pid && pid > 0) return pid;
+    std::this_thread::sleep_for(10ms);
+  }
+  return 0;
+}
+
+// Whether `pid` has died within a second: gone, or a zombie not yet reaped
+// by whoever inherited it.
+bool gone(pid_t pid) {
+  for (int i = 0; i < 100; ++i) {
+    std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+    std::string pid_text, command, state;
+    if (!(stat >> pid_text >> command >> state) || state == "Z") return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+TEST(ExecPlugin, ARunPastItsTimeoutIsStoppedWithSigterm) {
+  TempDir dir;
+  const auto pid_file = dir.path() + "/pid";
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_THAT(config_error([&] { kube::run_exec_plugin(plugin("hang", pid_file), 300ms); }),
+              AllOf(HasSubstr("exec plugin " + kPlugin), HasSubstr("no answer within 300 ms"),
+                    HasSubstr("stopped with SIGTERM"), Not(HasSubstr("SIGKILL"))));
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 1s);
+  // What the plugin started went with it (a process group of its own).
+  const pid_t child = hung_child(pid_file);
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(gone(child));
+}
+
+TEST(ExecPlugin, APluginIgnoringSigtermIsKilled) {
+  TempDir dir;
+  const auto pid_file = dir.path() + "/pid";
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_THAT(config_error([&] { kube::run_exec_plugin(plugin("hang-hard", pid_file), 200ms); }),
+              HasSubstr("stopped with SIGTERM, then SIGKILL after 2000 ms"));
+  const auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_GE(took, 200ms + kube::kExecKillGrace);
+  EXPECT_LT(took, 200ms + kube::kExecKillGrace + 1s);
+  const pid_t child = hung_child(pid_file);
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(gone(child));
+}
+
+TEST(ExecPlugin, TheContextEndsARun) {
+  TempDir dir;
+  kube::CancelToken token;
+  auto canceller = std::async(std::launch::async, [token]() mutable {
+    std::this_thread::sleep_for(200ms);
+    token.cancel();
+  });
+  auto begin = std::chrono::steady_clock::now();
+  try {
+    kube::run_exec_plugin(plugin("hang", dir.path() + "/pid1"), 60s, token);
+    FAIL() << "no Cancelled";
+  } catch (const kube::Cancelled& e) {
+    EXPECT_FALSE(e.deadline_exceeded());
+    EXPECT_THAT(e.what(), AllOf(HasSubstr("stopped with SIGTERM"), HasSubstr("cancelled")));
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 200ms + 500ms);
+
+  begin = std::chrono::steady_clock::now();
+  try {
+    kube::run_exec_plugin(plugin("hang", dir.path() + "/pid2"), 60s,
+                          kube::Context().with_timeout(300ms));
+    FAIL() << "no Cancelled";
+  } catch (const kube::Cancelled& e) {
+    EXPECT_TRUE(e.deadline_exceeded());
+    EXPECT_THAT(e.what(), HasSubstr("stopped with SIGTERM"));
+  }
+  const auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_GE(took, 300ms);
+  EXPECT_LT(took, 800ms);
 }
 
 TEST(ExecPlugin, OutputIsValidated) {

@@ -10,9 +10,19 @@
 #   garbage     prints something that is not JSON
 #   check-info  fails unless KUBERNETES_EXEC_INFO says interactive=false and
 #               stdin is not a terminal
+#   hang        starts `sleep 60` in the background, writes its PID to
+#               count-file (instead of "run") and waits for it
+#   hang-hard   the same, ignoring SIGTERM (only SIGKILL ends it)
 set -euo pipefail
 mode="$1"
 count_file="${2:-}"
+if [[ "$mode" == hang* ]]; then
+  [[ "$mode" == hang-hard ]] && trap '' TERM
+  sleep 60 &
+  echo "$!" >>"$count_file"
+  wait
+  exit 0
+fi
 [[ -n "$count_file" ]] && echo run >>"$count_file"
 api_version="$(sed -n 's/.*"apiVersion":"\([^"]*\)".*/\1/p' <<<"${KUBERNETES_EXEC_INFO:-}")"
 credential() {
