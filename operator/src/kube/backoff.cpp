@@ -8,7 +8,7 @@ namespace kube {
 std::chrono::milliseconds backoff_delay(int attempt, double random01,
                                         std::optional<std::chrono::seconds> retry_after,
                                         const BackoffPolicy& policy) {
-  if (retry_after) return *retry_after;
+  if (retry_after) return std::min<std::chrono::milliseconds>(*retry_after, policy.max_retry_after);
   // Doubling past the cap would overflow long before it mattered: clamp first.
   auto full = policy.initial;
   for (int i = 0; i < attempt && full < policy.cap; ++i) full *= 2;

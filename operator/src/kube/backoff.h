@@ -11,12 +11,20 @@ namespace kube {
 struct BackoffPolicy {
   std::chrono::milliseconds initial{200};
   std::chrono::milliseconds cap{10'000};
+  // The longest Retry-After honoured. client-go's checkWait takes the
+  // server's seconds as they are and bounds the wait only by the request's
+  // context; our calls often have none (informer lists), and a proxy's
+  // "Retry-After: 3600" would then park a worker for an hour. The API server
+  // itself says 1 s (max-inflight and priority-and-fairness rejections), so
+  // 10 s, the back-off's own cap, cuts nothing it sends.
+  std::chrono::seconds max_retry_after{10};
 };
 
 // Delay before retry number `attempt` (0 = the first retry): exponential,
 // initial * 2^attempt capped at `cap`, with "equal jitter": half of it fixed,
 // half scaled by `random01` in [0, 1), so clients that failed together do not
-// retry together. A server's Retry-After, when given, is honoured as is.
+// retry together. A server's Retry-After, when given, is honoured up to
+// max_retry_after.
 std::chrono::milliseconds backoff_delay(int attempt, double random01,
                                         std::optional<std::chrono::seconds> retry_after = {},
                                         const BackoffPolicy& policy = {});

@@ -98,6 +98,35 @@ struct ScopeExit {
 template <typename F>
 ScopeExit(F) -> ScopeExit<F>;
 
+// Aborts one HTTP attempt in flight when its Context is cancelled or its
+// deadline comes: cancelling the pplx token closes the connection, which
+// fails the pending read or handshake at once; the nudge wakes whoever runs
+// the I/O to see it. The client's own timeout (request_timeout) stays the
+// other bound, so an attempt lasts at most min(request_timeout, time left).
+class AttemptAbort {
+ public:
+  explicit AttemptAbort(const Context& ctx) : token_(ctx.token()) {
+    callback_id_ = token_.add_callback([source = source_] {
+      source.cancel();
+      io::nudge();
+    });
+    if (ctx.deadline()) {
+      deadline_.emplace(*ctx.deadline(), [source = source_] { source.cancel(); });
+    }
+  }
+  ~AttemptAbort() { token_.remove_callback(callback_id_); }
+  AttemptAbort(const AttemptAbort&) = delete;
+  AttemptAbort& operator=(const AttemptAbort&) = delete;
+
+  pplx::cancellation_token token() const { return source_.get_token(); }
+
+ private:
+  CancelToken token_;
+  pplx::cancellation_token_source source_;
+  std::uint64_t callback_id_ = 0;
+  std::optional<io::Alarm> deadline_;
+};
+
 }  // namespace
 
 struct Client::Impl {
@@ -169,9 +198,9 @@ struct Client::Impl {
   }
 
   // The Authorization header; adopts a new client certificate from an exec
-  // plugin when it brought one.
-  std::string authorization() {
-    auto header = credentials.authorization();
+  // plugin when it brought one. `ctx` bounds an exec plugin's run.
+  std::string authorization(const Context& ctx) {
+    auto header = credentials.authorization(ctx);
     if (config.exec) {
       auto [cert, key] = credentials.exec_client_certificate();
       bool changed = false;
@@ -211,28 +240,45 @@ struct Client::Impl {
     }
   }
 
-  void sleep_before_retry(const Call& call, int attempt, std::string_view why,
+  // Waits before retry number `attempt + 1`. Returns false, without waiting,
+  // when the wait would outlast the call's deadline: the caller then reports
+  // what failed, which says more than "deadline exceeded". Throws Cancelled
+  // when the call is cancelled meanwhile.
+  bool sleep_before_retry(const Call& call, int attempt, std::string_view why,
                           std::optional<std::chrono::seconds> retry_after = {}) const {
-    const auto delay = backoff_delay(attempt, random01(), retry_after);
+    BackoffPolicy policy;
+    policy.max_retry_after = options.max_retry_after;
+    const auto delay = backoff_delay(attempt, random01(), retry_after, policy);
+    if (const auto& deadline = call.ctx.deadline(); deadline && Clock::now() + delay > *deadline) {
+      spdlog::debug("kube: {}: {}; no retry: its wait of {} ms would pass the deadline", call.what,
+                    why, delay.count());
+      return false;
+    }
     spdlog::debug("kube: {}: {}; retry {} of {} in {} ms", call.what, why, attempt + 1,
                   options.max_retries, delay.count());
-    std::this_thread::sleep_for(delay);
+    call.ctx.sleep_for(delay, call.what);
+    return true;
   }
 
   // Sends a non-watch call with rate limiting, retries and re-authentication;
-  // returns the body of a 2xx answer, throws otherwise.
+  // returns the body of a 2xx answer, throws otherwise. Its Context bounds
+  // all of it: each attempt ends at the deadline or on cancel (a cancelled
+  // call throws Cancelled, never TransportError), and so do the waits.
   std::string send(const Call& call) {
+    const Context& ctx = call.ctx;
     bool reauthenticated = false;
     for (int attempt = 0;; ++attempt) {
-      limiter.acquire();
+      ctx.check(call.what);
+      limiter.acquire(ctx, call.what);
       const auto http = client_for(options.request_timeout);
-      auto request = build(call, authorization());
+      auto request = build(call, authorization(ctx));
       const auto start = Clock::now();
       int code = 0;
       std::string body;
       std::optional<std::chrono::seconds> retry_after;
       try {
-        auto response = io::await(http->request(request));
+        const AttemptAbort abort(ctx);
+        auto response = io::await(http->request(request, abort.token()));
         code = response.status_code();
         // Waits for the body on its completion event itself: extract_utf8string()
         // would hand the read over to another task first: one more handler
@@ -246,8 +292,9 @@ struct Client::Impl {
         }
       } catch (const std::exception& e) {
         record(call, 0, start);
-        if (call.idempotent && attempt < options.max_retries) {
-          sleep_before_retry(call, attempt, transport_message(e));
+        ctx.check(call.what);  // the abort's doing: Cancelled, not a transport error
+        if (call.idempotent && attempt < options.max_retries &&
+            sleep_before_retry(call, attempt, transport_message(e))) {
           continue;
         }
         throw TransportError(call.what + ": " + transport_message(e) + " (server " + config.server +
@@ -260,8 +307,8 @@ struct Client::Impl {
         reauthenticated = true;
         continue;
       }
-      if (call.idempotent && is_retryable_status(code) && attempt < options.max_retries) {
-        sleep_before_retry(call, attempt, "HTTP " + std::to_string(code), retry_after);
+      if (call.idempotent && is_retryable_status(code) && attempt < options.max_retries &&
+          sleep_before_retry(call, attempt, "HTTP " + std::to_string(code), retry_after)) {
         continue;
       }
       throw_api_error(decode_status(code, body), call.what);
@@ -515,9 +562,14 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
 
   http::http_response response;
   for (bool reauthenticated = false;;) {
-    impl_->limiter.acquire();
+    http::http_request request;
+    try {
+      impl_->limiter.acquire(cancel, call.what);
+      request = impl_->build(call, impl_->authorization(cancel));
+    } catch (const Cancelled&) {
+      return;  // a cancelled watch ends quietly, as below
+    }
     const auto http = impl_->client_for(client_timeout);
-    auto request = impl_->build(call, impl_->authorization());
     const auto start = Clock::now();
     try {
       response = io::await(http->request(request, abort.get_token()));

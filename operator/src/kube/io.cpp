@@ -13,6 +13,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 namespace kube::io {
 
@@ -275,6 +276,26 @@ void wait(const std::function<bool()>& done,
 
 void nudge() {
   if (callers_drive()) boost::asio::post(service(), [] {});
+}
+
+struct Alarm::State {
+  explicit State(boost::asio::io_context& io) : timer(io) {}
+  boost::asio::steady_timer timer;
+};
+
+Alarm::Alarm(std::chrono::steady_clock::time_point when, std::function<void()> callback)
+    : state_(std::make_shared<State>(service())) {
+  state_->timer.expires_at(when);
+  state_->timer.async_wait(
+      [callback = std::move(callback)](const boost::system::error_code& error) {
+        if (!error) callback();  // operation_aborted: the Alarm was destroyed first
+      });
+}
+
+Alarm::~Alarm() {
+  // A timer is not safe to touch from two threads at once, and a driver may
+  // be running its handler now: cancel it on the I/O service.
+  boost::asio::post(service(), [state = state_] { state->timer.cancel(); });
 }
 
 void start_caller_driven() {

@@ -28,8 +28,10 @@
 // the others again. A blocking handler then costs a delay, never a hang.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 
 #include <pplx/pplxtasks.h>
 
@@ -46,6 +48,27 @@ void wait(const std::function<bool()>& done,
 // Wakes the thread running the io_service: after something changed outside
 // a handler that it should look at (a connection closed from another thread).
 void nudge();
+
+// Runs `callback` on the I/O service at `when`, unless the Alarm is
+// destroyed first. For the deadline of a request in flight: cpprestsdk fixes
+// its timeout per http_client, and one client per deadline would defeat its
+// connection pool. The callback runs on whichever thread runs the I/O, so it
+// must be quick (cancel a token source, set a flag).
+//
+// Threading: create and destroy on any thread. A callback already due when
+// the Alarm is destroyed may still run (once) afterwards: it must not use
+// what the Alarm's owner destroys.
+class Alarm {
+ public:
+  Alarm(std::chrono::steady_clock::time_point when, std::function<void()> callback);
+  ~Alarm();
+  Alarm(const Alarm&) = delete;
+  Alarm& operator=(const Alarm&) = delete;
+
+ private:
+  struct State;
+  std::shared_ptr<State> state_;
+};
 
 // Starts the background driver and the watchdog; called by set_io_threads(0).
 void start_caller_driven();

@@ -1,7 +1,8 @@
 #include "kube/rate_limiter.h"
 
 #include <algorithm>
-#include <thread>
+
+#include "kube/errors.h"
 
 namespace kube {
 
@@ -23,9 +24,18 @@ std::chrono::nanoseconds TokenBucket::reserve(Clock::time_point now) {
       std::chrono::duration<double>(-tokens_ / qps_));
 }
 
-void TokenBucket::acquire() {
+void TokenBucket::acquire(const Context& ctx, std::string_view what) {
   const auto wait = reserve(Clock::now());
-  if (wait > std::chrono::nanoseconds::zero()) std::this_thread::sleep_for(wait);
+  if (wait <= std::chrono::nanoseconds::zero()) return;
+  try {
+    ctx.sleep_for(wait, what);
+  } catch (const Cancelled&) {
+    // Unused, the slot goes back: later callers reserved theirs behind it
+    // and may now wait a little longer than needed, never less.
+    std::lock_guard lock(mu_);
+    tokens_ = std::min(burst_, tokens_ + 1);
+    throw;
+  }
 }
 
 }  // namespace kube

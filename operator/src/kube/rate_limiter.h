@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <mutex>
+#include <string_view>
+
+#include "kube/context.h"
 
 namespace kube {
 
@@ -24,8 +27,11 @@ class TokenBucket {
   // using it (zero when a token was available).
   std::chrono::nanoseconds reserve(Clock::time_point now);
 
-  // Takes a token, sleeping as long as reserve() says.
-  void acquire();
+  // Takes a token, sleeping as long as reserve() says. Throws Cancelled
+  // (naming `what`) when `ctx` ends first, or at once when the wait would
+  // outlast its deadline; the token is then given back, as Go's
+  // rate.Limiter.Wait cancels its reservation.
+  void acquire(const Context& ctx = {}, std::string_view what = "client rate limit");
 
  private:
   const double qps_;

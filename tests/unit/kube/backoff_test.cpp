@@ -1,7 +1,11 @@
 // Retry delays (kube/backoff.h) and the token bucket (kube/rate_limiter.h).
 #include <gtest/gtest.h>
 
+#include <future>
+#include <thread>
+
 #include "kube/backoff.h"
+#include "kube/errors.h"
 #include "kube/rate_limiter.h"
 
 namespace {
@@ -32,6 +36,15 @@ TEST(Backoff, JitterStaysWithinHalfAndFull) {
       EXPECT_LE(delay, full);
     }
   }
+}
+
+TEST(Backoff, RetryAfterIsCapped) {
+  EXPECT_EQ(kube::backoff_delay(0, 0.7, 3600s), 10s);  // the default cap
+  EXPECT_EQ(kube::backoff_delay(0, 0.7, 10s), 10s);
+  kube::BackoffPolicy policy;
+  policy.max_retry_after = 2s;
+  EXPECT_EQ(kube::backoff_delay(0, 0.7, 3600s, policy), 2s);
+  EXPECT_EQ(kube::backoff_delay(0, 0.7, 1s, policy), 1s);
 }
 
 TEST(Backoff, RetryAfterIsHonoured) {
@@ -90,6 +103,36 @@ TEST(TokenBucket, AcquireWaits) {
   const auto elapsed = std::chrono::steady_clock::now() - start;
   EXPECT_GE(elapsed, 95ms);
   EXPECT_LT(elapsed, 1s);
+}
+
+TEST(TokenBucket, AcquireEndsWhenCancelledAndGivesTheTokenBack) {
+  kube::TokenBucket bucket(/*qps=*/0.1, /*burst=*/1);  // one now, the next in 10 s
+  bucket.acquire();
+  kube::CancelToken token;
+  auto canceller = std::async(std::launch::async, [token]() mutable {
+    std::this_thread::sleep_for(50ms);
+    token.cancel();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_THROW(bucket.acquire(token, "get x"), kube::Cancelled);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 500ms);
+  // The cancelled wait's slot is free again: the next caller waits 10 s, not 20.
+  const auto wait = bucket.reserve(std::chrono::steady_clock::now());
+  EXPECT_LE(wait, 10s);
+  EXPECT_GT(wait, 9s);
+}
+
+TEST(TokenBucket, AcquireFailsAtOnceWhenTheWaitWouldPassTheDeadline) {
+  kube::TokenBucket bucket(/*qps=*/0.1, /*burst=*/1);
+  bucket.acquire();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    bucket.acquire(kube::Context().with_timeout(1s), "get x");
+    FAIL() << "no Cancelled";
+  } catch (const kube::Cancelled& e) {
+    EXPECT_TRUE(e.deadline_exceeded());
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 100ms);
 }
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "kube/client.h"
 #include "kube/io.h"
 #include "unit/kube/caller_driven_io.h"
+#include "unit/kube/stalled_server.h"
 
 namespace {
 
@@ -451,6 +452,153 @@ TEST_F(ClientTest, NamespacedCallWithoutNamespaceIsRejected) {
   auto client = make_client();
   EXPECT_THROW(client.get(kube::resources::configmaps, "", "a"), kube::Error);
   EXPECT_TRUE(server_.seen().empty());
+}
+
+// --- cancellation and deadlines ---------------------------------------------
+
+using Clock = std::chrono::steady_clock;
+
+// Cancels `token` after `delay`, from a thread of its own.
+std::future<void> cancel_after(kube::CancelToken token, std::chrono::milliseconds delay) {
+  return std::async(std::launch::async, [token, delay]() mutable {
+    std::this_thread::sleep_for(delay);
+    token.cancel();
+  });
+}
+
+class CancelTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { use_caller_driven_io(); }
+
+  // Default timeouts and retries: only the context can end a call early.
+  kube::Client make_client(const std::string& url, kube::ClientOptions options = {}) {
+    kube::Config config;
+    config.server = url;
+    config.token = "secret-token";
+    return kube::Client(config, options);
+  }
+};
+
+TEST_F(CancelTest, CancelFromAnotherThreadEndsAGetTheServerNeverAnswers) {
+  StalledServer server;
+  auto client = make_client(server.url());
+  kube::CancelToken token;
+  auto canceller = cancel_after(token, 300ms);
+  const auto begin = Clock::now();
+  try {
+    client.get(kube::resources::configmaps, "ns1", "a", {}, token);
+    FAIL() << "no Cancelled";
+  } catch (const kube::Cancelled& e) {
+    EXPECT_FALSE(e.deadline_exceeded());
+    EXPECT_THAT(e.what(), HasSubstr("get configmaps ns1/a: cancelled"));
+  }
+  const auto late = Clock::now() - begin - 300ms;
+  std::printf("cancel -> get() threw Cancelled after %.1f ms\n",
+              std::chrono::duration<double, std::milli>(late).count());
+  EXPECT_LT(late, 100ms);
+  EXPECT_EQ(server.accepted(), 1);  // no retry after the cancel
+}
+
+TEST_F(CancelTest, DeadlineEndsAGetTheServerNeverAnswers) {
+  StalledServer server;
+  auto client = make_client(server.url());
+  const auto begin = Clock::now();
+  try {
+    client.get(kube::resources::configmaps, "ns1", "a", {}, kube::Context().with_timeout(500ms));
+    FAIL() << "no Cancelled";
+  } catch (const kube::Cancelled& e) {
+    EXPECT_TRUE(e.deadline_exceeded());
+    EXPECT_THAT(e.what(), HasSubstr("get configmaps ns1/a: deadline exceeded"));
+  }
+  const auto took = Clock::now() - begin;
+  std::printf("deadline 500 ms -> get() threw after %.1f ms\n",
+              std::chrono::duration<double, std::milli>(took).count());
+  EXPECT_GE(took, 490ms);
+  EXPECT_LT(took, 650ms);
+}
+
+TEST_F(CancelTest, CancelledContextSendsNothing) {
+  StalledServer server;
+  auto client = make_client(server.url());
+  kube::CancelToken token;
+  token.cancel();
+  EXPECT_THROW(client.list(kube::resources::pods, "ns1", {}, token), kube::Cancelled);
+  EXPECT_THROW(client.replace(kube::resources::configmaps, "ns1", "a", kube::json::object(), {},
+                              kube::Context().with_deadline(Clock::now() - 1ms)),
+               kube::Cancelled);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(server.accepted(), 0);
+}
+
+TEST_F(CancelTest, CancelEndsARetryWait) {
+  FakeApiServer server;
+  server.script({{503, "busy"}, {503, "busy"}, {503, "busy"}, {503, "busy"}, {503, "busy"}});
+  kube::ClientOptions options;
+  options.max_retries = 50;  // back-off grows to its 10 s cap
+  auto client = make_client(server.url(), options);
+  kube::CancelToken token;
+  auto canceller = cancel_after(token, 1500ms);
+  const auto begin = Clock::now();
+  EXPECT_THROW(client.get(kube::resources::configmaps, "ns1", "a", {}, token), kube::Cancelled);
+  EXPECT_LT(Clock::now() - begin, 1500ms + 100ms);
+}
+
+TEST_F(CancelTest, RetryAfterIsCapped) {
+  FakeApiServer server;
+  server.script({{429, status(429, "TooManyRequests", "slow down"), {{"Retry-After", "3600"}}},
+                 {200, kConfigMap}});
+  kube::ClientOptions options;
+  options.max_retry_after = 1s;  // 10 s by default; shorter here to keep the test fast
+  auto client = make_client(server.url(), options);
+  const auto begin = Clock::now();
+  client.get(kube::resources::configmaps, "ns1", "a");
+  const auto took = Clock::now() - begin;
+  EXPECT_GE(took, 950ms);
+  EXPECT_LT(took, 2s);
+  EXPECT_EQ(server.seen().size(), 2u);
+}
+
+TEST_F(CancelTest, RetryAfterPastTheDeadlineGivesUpAtOnceWithTheServersAnswer) {
+  FakeApiServer server;
+  server.script({{429, status(429, "TooManyRequests", "slow down"), {{"Retry-After", "5"}}},
+                 {200, kConfigMap}});
+  auto client = make_client(server.url());
+  const auto begin = Clock::now();
+  try {
+    client.get(kube::resources::configmaps, "ns1", "a", {}, kube::Context().with_timeout(2s));
+    FAIL() << "no error";
+  } catch (const kube::ApiError& e) {
+    EXPECT_TRUE(e.is_too_many_requests());
+  }
+  EXPECT_LT(Clock::now() - begin, 500ms);
+  EXPECT_EQ(server.seen().size(), 1u);
+}
+
+TEST_F(CancelTest, CancelEndsARateLimitWait) {
+  FakeApiServer server;
+  server.script({{200, kConfigMap}, {200, kConfigMap}});
+  kube::ClientOptions options;
+  options.qps = 0.1;  // after the first call, one every 10 s
+  options.burst = 1;
+  auto client = make_client(server.url(), options);
+  client.get(kube::resources::configmaps, "ns1", "a");
+  kube::CancelToken token;
+  auto canceller = cancel_after(token, 200ms);
+  const auto begin = Clock::now();
+  EXPECT_THROW(client.get(kube::resources::configmaps, "ns1", "a", {}, token), kube::Cancelled);
+  EXPECT_LT(Clock::now() - begin, 300ms);
+  EXPECT_EQ(server.seen().size(), 1u);
+}
+
+TEST_F(CancelTest, WatchOfAStalledServerEndsQuietlyOnCancel) {
+  StalledServer server;
+  auto client = make_client(server.url());
+  kube::CancelToken token;
+  auto canceller = cancel_after(token, 200ms);
+  const auto begin = Clock::now();
+  client.watch(
+      kube::resources::pods, "ns1", {}, [](const kube::WatchEvent&) { return true; }, token);
+  EXPECT_LT(Clock::now() - begin, 300ms);
 }
 
 TEST(CancelToken, CallbacksRunOnceAndCanBeRemoved) {

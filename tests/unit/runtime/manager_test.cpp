@@ -20,53 +20,13 @@
 #include <boost/asio/post.hpp>
 
 #include "unit/kube/caller_driven_io.h"
+#include "unit/kube/stalled_server.h"
 
 namespace runtime {
 namespace {
 
 using namespace std::chrono_literals;
 using ::testing::HasSubstr;
-
-// Listens on 127.0.0.1, accepts every connection and never sends a byte.
-class StalledServer {
- public:
-  StalledServer() {
-    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof address;
-    if (fd_ < 0 || ::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-        ::listen(fd_, 64) != 0 ||
-        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      throw std::runtime_error("cannot listen on 127.0.0.1");
-    }
-    port_ = ntohs(address.sin_port);
-    acceptor_ = std::thread([this] {
-      while (true) {
-        const int connection = ::accept(fd_, nullptr, nullptr);
-        if (connection < 0) return;  // closed by the destructor
-        connections_.push_back(connection);
-        ++accepted_;
-      }
-    });
-  }
-  ~StalledServer() {
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    acceptor_.join();
-    for (const int connection : connections_) ::close(connection);
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-  int accepted() const { return accepted_.load(); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::vector<int> connections_;  // only the acceptor thread, then the destructor after join
-  std::atomic<int> accepted_{0};
-  std::thread acceptor_;
-};
 
 // A GET over a plain socket, answered within `limit` or "" (not through
 // cpprestsdk: the point is whether its I/O still runs).
