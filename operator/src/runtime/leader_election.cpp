@@ -71,15 +71,16 @@ void LeaderElector::stop() {
     stopping_ = true;
   }
   wake_.notify_all();
+  stop_token_.cancel();
   if (thread_.joinable()) thread_.join();
   release();
 }
 
-bool LeaderElector::is_leader() const {
-  if (!leading_.load()) return false;
-  const auto last = Clock::time_point(Clock::duration(last_renew_.load()));
-  return Clock::now() - last < config_.renew_deadline;
+LeaderElector::Clock::time_point LeaderElector::leading_until() const {
+  return Clock::time_point(Clock::duration(last_renew_.load())) + config_.renew_deadline;
 }
+
+bool LeaderElector::is_leader() const { return leading_.load() && Clock::now() < leading_until(); }
 
 void LeaderElector::set_leading(bool leading) {
   leading_.store(leading);
@@ -101,10 +102,16 @@ LeaderElector::Clock::duration LeaderElector::jittered_retry() const {
 void LeaderElector::run() {
   const std::string lease = config_.lease_namespace + "/" + config_.lease_name;
   spdlog::info("attempting to acquire leader lease {} as {}", lease, config_.identity);
+  const kube::Context stoppable(stop_token_);
+  Clock::time_point attempt_started;
   while (true) {
     bool acquired = false;
+    attempt_started = Clock::now();
     try {
-      acquired = try_acquire_or_renew();
+      acquired = try_acquire_or_renew(stoppable.with_timeout(config_.renew_deadline));
+    } catch (const kube::Cancelled& e) {
+      if (stop_token_.cancelled()) return;
+      spdlog::warn("error acquiring leader lease {}: {}", lease, e.what());
     } catch (const std::exception& e) {
       spdlog::warn("error acquiring leader lease {}: {}", lease, e.what());
     }
@@ -115,20 +122,24 @@ void LeaderElector::run() {
     if (observed_expiry_ > now && observed_expiry_ < next) next = observed_expiry_;
     if (!sleep_until(next)) return;
   }
-  last_renew_.store(Clock::now().time_since_epoch().count());
+  last_renew_.store(attempt_started.time_since_epoch().count());
   set_leading(true);
   spdlog::info("successfully acquired lease {}", lease);
   if (on_started_) on_started_();
 
   while (sleep_until(Clock::now() + config_.retry_period)) {
     bool renewed = false;
+    attempt_started = Clock::now();
     try {
-      renewed = try_acquire_or_renew();
+      renewed = try_acquire_or_renew(stoppable.with_deadline(leading_until()));
+    } catch (const kube::Cancelled& e) {
+      if (stop_token_.cancelled()) return;
+      spdlog::warn("error renewing leader lease {}: {}", lease, e.what());
     } catch (const std::exception& e) {
       spdlog::warn("error renewing leader lease {}: {}", lease, e.what());
     }
     if (renewed) {
-      last_renew_.store(Clock::now().time_since_epoch().count());
+      last_renew_.store(attempt_started.time_since_epoch().count());
       continue;
     }
     const bool taken = !observed_holder_.empty() && observed_holder_ != config_.identity;
@@ -146,7 +157,7 @@ void LeaderElector::run() {
   }
 }
 
-bool LeaderElector::try_acquire_or_renew() {
+bool LeaderElector::try_acquire_or_renew(const kube::Context& ctx) {
   const auto wall_now = system_clock::now();
   const auto now = Clock::now();
   const auto& leases = kube::resources::leases;
@@ -154,7 +165,7 @@ bool LeaderElector::try_acquire_or_renew() {
 
   nlohmann::json lease;
   try {
-    lease = client_.get(leases, config_.lease_namespace, config_.lease_name);
+    lease = client_.get(leases, config_.lease_namespace, config_.lease_name, {}, ctx);
   } catch (const kube::ApiError& e) {
     if (!e.is_not_found()) throw;
     nlohmann::json fresh = {
@@ -168,7 +179,7 @@ bool LeaderElector::try_acquire_or_renew() {
           {"renewTime", now_text},
           {"leaseTransitions", 0}}}};
     try {
-      auto created = client_.create(leases, config_.lease_namespace, fresh);
+      auto created = client_.create(leases, config_.lease_namespace, fresh, {}, ctx);
       observed_version_ = created["metadata"].value("resourceVersion", "");
       observed_holder_ = config_.identity;
       observed_expiry_ = now + config_.lease_duration;
@@ -212,7 +223,8 @@ bool LeaderElector::try_acquire_or_renew() {
   try {
     // Conditional on the resourceVersion just read: a concurrent writer wins
     // and we get a Conflict.
-    auto written = client_.replace(leases, config_.lease_namespace, config_.lease_name, lease);
+    auto written =
+        client_.replace(leases, config_.lease_namespace, config_.lease_name, lease, {}, ctx);
     observed_version_ = written["metadata"].value("resourceVersion", "");
     observed_holder_ = config_.identity;
     observed_expiry_ = now + config_.lease_duration;
@@ -227,8 +239,13 @@ void LeaderElector::release() {
   const bool was_leading = is_leader();
   set_leading(false);
   if (!was_leading) return;  // never led, or lost: the lease is not ours to clear
+  // Not the stop token (cancelled by now): our own renew deadline. Past it
+  // we no longer count as holding the lease, and an unreachable API server
+  // must not hold the shutdown up any longer.
+  const kube::Context ctx = kube::Context().with_deadline(leading_until());
   try {
-    auto lease = client_.get(kube::resources::leases, config_.lease_namespace, config_.lease_name);
+    auto lease =
+        client_.get(kube::resources::leases, config_.lease_namespace, config_.lease_name, {}, ctx);
     nlohmann::json& spec = lease["spec"];
     if (string_field(spec, "holderIdentity") != config_.identity) return;
     const std::string now_text = kube::meta::format_micro_time(system_clock::now());
@@ -236,7 +253,8 @@ void LeaderElector::release() {
     spec["leaseDurationSeconds"] = 1;
     spec["acquireTime"] = now_text;
     spec["renewTime"] = now_text;
-    client_.replace(kube::resources::leases, config_.lease_namespace, config_.lease_name, lease);
+    client_.replace(kube::resources::leases, config_.lease_namespace, config_.lease_name, lease, {},
+                    ctx);
     spdlog::info("released leader lease {}/{}", config_.lease_namespace, config_.lease_name);
   } catch (const std::exception& e) {
     spdlog::warn("could not release leader lease {}/{}: {}", config_.lease_namespace,

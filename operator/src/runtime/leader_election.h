@@ -10,8 +10,21 @@
 // - the leader renews every retry_period and gives up leading when no renew
 //   succeeded for renew_deadline; since renew_deadline < lease_duration, it
 //   stops before anyone else may take over;
-// - on stop() a leader releases the Lease (holder cleared, duration 1 s) so a
-//   candidate takes over at its next try instead of waiting for expiry.
+// - every attempt (each one a get and a create or replace) runs under a
+//   Context: for a candidate, renew_deadline from its start; for the leader,
+//   until renew_deadline after the start of its last successful renew, the
+//   moment it would stop leading anyway. The client gives up (no more
+//   retries) at that deadline, so a hung API server cannot keep an attempt,
+//   or a leader that believes it still leads, past the lease (client-go's
+//   renewDeadline: renewal retried within one RenewDeadline context);
+// - a renew counts from the moment it was sent (the renewTime it writes),
+//   not from when its answer came back, for the same reason;
+// - on stop() the attempt in flight is cancelled; a leader then releases the
+//   Lease (holder cleared, duration 1 s) so a candidate takes over at its
+//   next try instead of waiting for expiry, as client-go's ReleaseOnCancel.
+//   The release is conditional on the record it read holding our identity,
+//   and gives up when our own renew deadline passes: we release nothing
+//   we do not hold.
 //
 // When does a lease held by another expire? client-go trusts only its own
 // clock: expiry = when it first saw the current record + leaseDuration,
@@ -66,7 +79,9 @@ class LeaderElector {
   // lost (renew deadline passed), not after stop(). Both run on the
   // elector's thread and must return quickly.
   void start(std::function<void()> on_started_leading, std::function<void()> on_stopped_leading);
-  // Stops campaigning; a leader releases the Lease. Returns once done.
+  // Stops campaigning (cancelling an attempt in flight); a leader releases
+  // the Lease. Returns once done: at the latest when the leader's renew
+  // deadline passes, however slow the API server.
   void stop();
 
   // Leading and the last successful renew is within renew_deadline. Turns
@@ -79,9 +94,13 @@ class LeaderElector {
   using Clock = std::chrono::steady_clock;
 
   void run();
-  // One attempt to create, take over or renew the Lease; true on success.
-  bool try_acquire_or_renew();
+  // One attempt to create, take over or renew the Lease, bounded by `ctx`;
+  // true on success.
+  bool try_acquire_or_renew(const kube::Context& ctx);
   void release();
+  // The end of leading unless a renew succeeds first: the start of the last
+  // successful write + renew_deadline.
+  Clock::time_point leading_until() const;
   // Sleeps until `until` or stop(); false when stopping.
   bool sleep_until(Clock::time_point until);
   Clock::duration jittered_retry() const;
@@ -101,11 +120,12 @@ class LeaderElector {
   Clock::time_point observed_expiry_{};
 
   std::atomic<bool> leading_{false};
-  std::atomic<Clock::rep> last_renew_{0};  // Clock ticks of the last successful write
+  std::atomic<Clock::rep> last_renew_{0};  // Clock ticks: when the last successful write was sent
 
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  bool stopping_ = false;  // REQUIRES: mu_ held
+  bool stopping_ = false;         // REQUIRES: mu_ held
+  kube::CancelToken stop_token_;  // cancelled by stop(): ends an attempt in flight
   std::thread thread_;
 };
 
