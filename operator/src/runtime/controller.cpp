@@ -154,13 +154,26 @@ void Controller::reconcile(const std::string& key) {
     if (counter != nullptr) counter->inc();
   };
   try {
-    const Result result = reconciler_->reconcile(Request::from_key(key), kube::Context(stopping_));
+    kube::Context ctx(stopping_);
+    if (options_.reconcile_timeout) ctx = ctx.with_timeout(*options_.reconcile_timeout);
+    const Result result = reconciler_->reconcile(Request::from_key(key), ctx);
     queue_.forget(key);
     if (result.requeue_after && result.requeue_after->count() > 0) {
       queue_.add_after(key, *result.requeue_after);
       count(requeue_after_);
     } else {
       count(success_);
+    }
+  } catch (const kube::Cancelled& e) {
+    if (stopping_.cancelled()) {
+      // Cut short by stop(): not a failure of the object, and the queue is
+      // shut down, so the key is looked at by whoever runs next.
+      spdlog::info("reconcile cut short by shutdown: {}", e.what());
+    } else {
+      count(error_);
+      count(errors_);
+      spdlog::error("Reconciler error: {}", e.what());
+      queue_.add_rate_limited(key);
     }
   } catch (const std::exception& e) {
     count(error_);

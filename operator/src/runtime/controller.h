@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +53,10 @@ EventHandler enqueue_mapped(WorkQueue& queue, Mapper mapper);
 struct ControllerOptions {
   int max_concurrent_reconciles = 4;
   RateLimiterOptions rate_limits;
+  // Bounds each reconcile: its Context's deadline (the API calls that take
+  // it end then with kube::Cancelled, and the key is retried with back-off).
+  // None by default, as controller-runtime's ReconciliationTimeout.
+  std::optional<std::chrono::milliseconds> reconcile_timeout;
 };
 
 // Threading: start() and stop() from one thread; queue() from any.

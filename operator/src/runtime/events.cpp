@@ -10,14 +10,22 @@ namespace runtime {
 EventRecorder::EventRecorder(kube::Interface& client, EventRecorderOptions options)
     : client_(client), options_(std::move(options)), thread_([this] { run(); }) {}
 
-EventRecorder::~EventRecorder() {
-  flush(std::chrono::seconds(5));
+EventRecorder::~EventRecorder() { stop(std::chrono::seconds(5)); }
+
+void EventRecorder::stop(std::chrono::milliseconds timeout) {
+  if (!thread_.joinable()) return;
+  flush(timeout);
+  std::size_t dropped = 0;
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
+    dropped = queue_.size();
+    queue_.clear();
   }
+  cancel_.cancel();
   changed_.notify_all();
   thread_.join();
+  if (dropped > 0) spdlog::warn("dropped {} event(s) not sent before shutdown", dropped);
 }
 
 void EventRecorder::event(const nlohmann::json& involved_object, std::string type,
@@ -34,6 +42,7 @@ void EventRecorder::event(const nlohmann::json& involved_object, std::string typ
                     std::move(reason),
                     std::move(message)};
     std::lock_guard lock(mu_);
+    if (stopping_) return;
     if (queue_.size() >= options_.max_queued) {
       spdlog::warn("event queue full; dropping event {} {}: {}", pending.type, pending.reason,
                    pending.message);
@@ -79,7 +88,7 @@ void EventRecorder::send(const Pending& pending) {
     if (auto it = written_.find(key); it != written_.end()) {
       try {
         client_.merge_patch(kube::resources::events, ns, it->second.name,
-                            {{"count", it->second.count + 1}, {"lastTimestamp", now}});
+                            {{"count", it->second.count + 1}, {"lastTimestamp", now}}, {}, cancel_);
         ++it->second.count;
         return;
       } catch (const kube::ApiError& e) {
@@ -104,7 +113,7 @@ void EventRecorder::send(const Pending& pending) {
                             {"lastTimestamp", now},
                             {"count", 1}};
     if (!options_.instance.empty()) event["reportingInstance"] = options_.instance;
-    client_.create(kube::resources::events, ns, event);
+    client_.create(kube::resources::events, ns, event, {}, cancel_);
     // Bounded memory: forgetting everything only costs a new Event later.
     if (written_.size() >= options_.max_remembered) written_.clear();
     written_[key] = Written{name, 1};

@@ -33,7 +33,7 @@ struct EventRecorderOptions {
 class EventRecorder {
  public:
   explicit EventRecorder(kube::Interface& client, EventRecorderOptions options = {});
-  // Sends what is queued (for up to 5 s), then stops.
+  // stop(5 s), unless stopped before.
   ~EventRecorder();
   EventRecorder(const EventRecorder&) = delete;
   EventRecorder& operator=(const EventRecorder&) = delete;
@@ -46,6 +46,11 @@ class EventRecorder {
   // Waits until everything recorded so far has been sent (or failed), up
   // to `timeout`; true when done.
   bool flush(std::chrono::milliseconds timeout);
+  // Sends what is queued for up to `timeout`, then cancels the send in
+  // flight, drops the rest (logged) and joins the sender: returns within
+  // about `timeout` even when the API server does not answer. Events
+  // recorded afterwards are dropped.
+  void stop(std::chrono::milliseconds timeout);
 
  private:
   struct Pending {
@@ -68,6 +73,7 @@ class EventRecorder {
   std::deque<Pending> queue_;  // REQUIRES: mu_ held
   bool sending_ = false;       // REQUIRES: mu_ held; one taken off the queue, in flight
   bool stopping_ = false;      // REQUIRES: mu_ held
+  kube::CancelToken cancel_;   // cancelled by stop() after its flush: ends a send in flight
   // Dedup key -> Event written; touched by the sender thread only.
   std::map<std::string, Written> written_;
   std::thread thread_;

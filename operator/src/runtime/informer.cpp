@@ -40,8 +40,8 @@ void call_handler(const std::string& what, const Callback& callback, const Args&
 ListWatch list_watch(kube::Interface& client, const kube::Resource& resource,
                      const std::string& ns) {
   ListWatch lw;
-  lw.list = [&client, resource, ns](const kube::ListOptions& options) {
-    return client.list(resource, ns, options);
+  lw.list = [&client, resource, ns](const kube::ListOptions& options, kube::CancelToken cancel) {
+    return client.list(resource, ns, options, std::move(cancel));
   };
   lw.watch = [&client, resource, ns](const kube::WatchOptions& options,
                                      const std::function<bool(const kube::WatchEvent&)>& on_event,
@@ -126,7 +126,9 @@ bool Informer::sleep_for(std::chrono::milliseconds delay) {
 
 void Informer::run() {
   const std::string& what = description();
-  kube::BackoffPolicy policy{options_.initial_backoff, options_.max_backoff};
+  kube::BackoffPolicy policy;
+  policy.initial = options_.initial_backoff;
+  policy.cap = options_.max_backoff;
   int failures = 0;
   bool need_list = true;
   auto last_list = std::chrono::steady_clock::time_point{};
@@ -187,7 +189,7 @@ void Informer::run() {
 void Informer::relist() {
   kube::ListOptions options;
   options.label_selector = options_.label_selector;
-  nlohmann::json list = list_watch_.list(options);
+  nlohmann::json list = list_watch_.list(options, cancel_);
   ++lists_;
 
   std::string kind = list.value("kind", "");

@@ -33,9 +33,10 @@
 namespace runtime {
 
 // The two API calls an informer makes. A plain struct of functions so tests
-// can wrap the real ones (count lists, force a 410).
+// can wrap the real ones (count lists, force a 410). Both get the informer's
+// stop token: stop() ends a list in flight as it ends a watch.
 struct ListWatch {
-  std::function<nlohmann::json(const kube::ListOptions&)> list;
+  std::function<nlohmann::json(const kube::ListOptions&, kube::CancelToken)> list;
   std::function<void(const kube::WatchOptions&, const std::function<bool(const kube::WatchEvent&)>&,
                      kube::CancelToken)>
       watch;
@@ -88,8 +89,8 @@ class Informer {
   void add_handler(EventHandler handler);
 
   void start();
-  // Stops watching and joins the informer's thread. A list in flight is not
-  // interruptible: stop() may wait for it (bounded by the client's timeout).
+  // Stops watching (and listing: a list in flight is cancelled) and joins
+  // the informer's thread.
   void stop();
 
   // True once the first list has been stored and handed to the handlers.

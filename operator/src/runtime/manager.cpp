@@ -67,6 +67,9 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// How long reconciles cancelled after a lost lease get to unwind.
+constexpr std::chrono::milliseconds kLostLeaseUnwind{1000};
+
 std::string default_identity() {
   char host[256] = {};
   if (gethostname(host, sizeof(host) - 1) != 0) std::snprintf(host, sizeof(host), "unknown");
@@ -268,11 +271,14 @@ int Manager::wait_and_shut_down() {
     }
   }
 
-  // Stop taking new work; let reconciles in flight finish within the grace.
-  // After a lost lease there is none: another process may be leading now.
+  // Stop taking new work and cancel the reconciles in flight (their API
+  // calls end with kube::Cancelled at once); wait for them within the
+  // grace. After a lost lease another process may be leading: the grace is
+  // then only the moment their threads need to unwind, since a cancelled
+  // call sends nothing more.
   const auto grace = code == 0 ? std::chrono::duration_cast<std::chrono::milliseconds>(
                                      options_.graceful_shutdown_timeout)
-                               : std::chrono::milliseconds(0);
+                               : kLostLeaseUnwind;
   const auto deadline = std::chrono::steady_clock::now() + grace;
   std::vector<Controller*> controllers;
   {
@@ -283,14 +289,18 @@ int Manager::wait_and_shut_down() {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (!controller->stop(std::max(left, std::chrono::milliseconds(0)))) {
-      // Their threads still use the controller: no way to return cleanly.
-      // Not releasing the lease: a standby takes over when it expires.
-      spdlog::error("reconciles did not finish within {} ms; exiting now", grace.count());
+      // The last resort, for a reconcile that ignores its context or blocks
+      // outside the API (a lock, a stuck syscall): its thread still uses the
+      // controller, the caches and the client, so run() cannot return and
+      // let them be destroyed. Not releasing the lease: a standby takes
+      // over when it expires.
+      spdlog::error("reconciles did not finish within {} ms of being cancelled; exiting now",
+                    grace.count());
       std::_Exit(1);
     }
   }
   if (elector_) elector_->stop();  // releases the lease if still leading
-  events_->flush(std::chrono::seconds(2));
+  events_->stop(std::chrono::seconds(2));
   // Not under mu_: a list in flight can hold stop() up, and /readyz needs mu_.
   for (auto* informer : all_informers()) informer->stop();
   metrics_server_->stop();

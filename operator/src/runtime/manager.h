@@ -88,10 +88,15 @@ class Manager {
   // released the lease) or until leadership is lost (returns 1). Returns 1
   // at once when an endpoint cannot listen.
   //
-  // Reconciles in flight at a stop are waited for up to
-  // graceful_shutdown_timeout; after a lost lease they are not waited for at
-  // all. If some are still running then, the process exits with status 1
-  // (std::_Exit): their threads use objects run() would have to destroy.
+  // Shutdown cancels everything in flight: reconciles (through their
+  // Context), the leader elector's renew, informers' lists and watches,
+  // event sends; a leader then releases the Lease (bounded by its renew
+  // deadline). With an API server that does not answer, run() so returns
+  // within about renew_deadline. Reconciles are waited for up to
+  // graceful_shutdown_timeout (after a lost lease, a second to unwind). Only
+  // if one still runs then (it ignored its context, or blocks outside the
+  // API) does the process exit at once with status 1 (std::_Exit): its
+  // thread uses objects run() would have to destroy.
   int run();
   void stop();
 

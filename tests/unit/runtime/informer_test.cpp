@@ -84,7 +84,7 @@ class FakeApiServer {
   ListWatch list_watch() {
     ListWatch lw;
     lw.description = "configmaps in fake";
-    lw.list = [this](const kube::ListOptions&) { return list(); };
+    lw.list = [this](const kube::ListOptions&, kube::CancelToken) { return list(); };
     lw.watch = [this](const kube::WatchOptions& options,
                       const std::function<bool(const kube::WatchEvent&)>& on_event,
                       kube::CancelToken cancel) { watch(options, on_event, cancel); };

@@ -114,5 +114,42 @@ TEST(Manager, HealthzAnswersWhileTheApiServerNeverDoes) {
   EXPECT_EQ(ran.get(), 0);
 }
 
+// Before calls honoured their Context, each informer's list and the
+// elector's get sat in the stalled server for request_timeout (30 s) times
+// six attempts, and stop() waited for them.
+TEST(Manager, StopIsQuickWhileTheApiServerNeverAnswers) {
+  use_caller_driven_io();
+  StalledServer api;
+  kube::Config config;
+  config.server = api.url();
+  config.namespace_ = "default";
+  kube::Client client(config);  // default timeouts and retries
+
+  ManagerOptions options;
+  options.namespace_ = "default";
+  options.metrics_bind_address = "0";
+  options.health_probe_bind_address = "0";
+  options.handle_signals = false;
+  options.leader_elect = true;
+  options.identity = "manager-test";
+  Manager manager(client, options);
+  manager.informer(kube::resources::configmaps);
+  manager.informer(kube::resources::secrets);
+  auto ran = std::async(std::launch::async, [&manager] { return manager.run(); });
+  for (auto deadline = std::chrono::steady_clock::now() + 5s;
+       api.accepted() < 3 && std::chrono::steady_clock::now() < deadline;) {
+    std::this_thread::sleep_for(10ms);
+  }
+  ASSERT_GE(api.accepted(), 3);  // two lists and the elector's get, all stuck
+  const auto begin = std::chrono::steady_clock::now();
+  manager.stop();
+  ASSERT_EQ(ran.wait_for(20s), std::future_status::ready) << "run() did not return after stop()";
+  const auto took = std::chrono::steady_clock::now() - begin;
+  std::printf("stop() with the API server stalled: run() returned after %.0f ms\n",
+              std::chrono::duration<double, std::milli>(took).count());
+  EXPECT_LT(took, 1s);
+  EXPECT_EQ(ran.get(), 0);
+}
+
 }  // namespace
 }  // namespace runtime
