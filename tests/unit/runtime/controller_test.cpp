@@ -213,6 +213,84 @@ TEST(Controller, StopWaitsForTheReconcileInFlightWithinTheGrace) {
   EXPECT_EQ(reconciler->calls("ns/slow"), 1) << "no new work after stop";
 }
 
+// Waits until its Context ends (an hour at most), as a reconcile whose API
+// call hangs does; records how each wait ended.
+class WaitingReconciler : public Reconciler {
+ public:
+  Result reconcile(const Request&, const kube::Context& ctx) override {
+    {
+      std::lock_guard lock(mu_);
+      deadlines_.push_back(ctx.deadline());
+    }
+    changed_.notify_all();
+    try {
+      ctx.token().wait_until(ctx.deadline().value_or(Clock::now() + 1h));
+      ctx.check("waiting");
+    } catch (const kube::Cancelled& e) {
+      std::lock_guard lock(mu_);
+      ends_.push_back(e.deadline_exceeded() ? "deadline" : "cancelled");
+      changed_.notify_all();
+      throw;
+    }
+    return {};
+  }
+  bool wait_started(std::size_t count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, 5s, [&] { return deadlines_.size() >= count; });
+  }
+  bool wait_ended(std::size_t count) {
+    std::unique_lock lock(mu_);
+    return changed_.wait_for(lock, 5s, [&] { return ends_.size() >= count; });
+  }
+  std::vector<std::string> ends() {
+    std::lock_guard lock(mu_);
+    return ends_;
+  }
+  std::vector<std::optional<Clock::time_point>> deadlines() {
+    std::lock_guard lock(mu_);
+    return deadlines_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable changed_;
+  std::vector<std::optional<Clock::time_point>> deadlines_;
+  std::vector<std::string> ends_;
+};
+
+TEST(Controller, StopCancelsTheContextOfReconcilesInFlight) {
+  auto reconciler = std::make_shared<WaitingReconciler>();
+  Controller controller("test", reconciler, options());
+  controller.queue().add("ns/a");
+  controller.queue().add("ns/b");
+  controller.start();
+  ASSERT_TRUE(reconciler->wait_started(2));
+  EXPECT_FALSE(reconciler->deadlines()[0].has_value()) << "no reconcile timeout by default";
+  const auto begin = Clock::now();
+  EXPECT_TRUE(controller.stop(5s));
+  EXPECT_LT(Clock::now() - begin, 200ms);
+  EXPECT_EQ(reconciler->ends(), (std::vector<std::string>{"cancelled", "cancelled"}));
+}
+
+TEST(Controller, ReconcileTimeoutBoundsEachReconcile) {
+  auto reconciler = std::make_shared<WaitingReconciler>();
+  auto o = options(1);
+  o.reconcile_timeout = 100ms;
+  Controller controller("test", reconciler, o);
+  const auto begin = Clock::now();
+  controller.queue().add("ns/slow");
+  controller.start();
+  ASSERT_TRUE(reconciler->wait_ended(1));
+  const auto took = Clock::now() - begin;
+  EXPECT_GE(took, 100ms);
+  EXPECT_LT(took, 600ms);
+  EXPECT_EQ(reconciler->ends()[0], "deadline");
+  ASSERT_TRUE(reconciler->deadlines()[0].has_value());
+  // A timed-out reconcile failed: the key comes back with back-off.
+  EXPECT_TRUE(reconciler->wait_started(2));
+  EXPECT_TRUE(controller.stop(2s));
+}
+
 // --- handlers ----------------------------------------------------------------------
 
 Store::Object child(const std::string& ns, const std::string& name, const json& owners) {
