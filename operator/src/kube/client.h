@@ -34,10 +34,9 @@ struct ClientOptions {
   double qps = 20;                           // --kube-api-qps (token bucket refill per second)
   int burst = 30;                            // --kube-api-burst
   int max_retries = 5;                       // idempotent calls only: connection errors, 429, 5xx
+  std::chrono::seconds max_retry_after{10};  // the longest Retry-After honoured (BackoffPolicy)
   std::chrono::seconds request_timeout{30};  // every non-watch request
-  // The longest Retry-After waited for before a retry (see BackoffPolicy).
-  std::chrono::seconds max_retry_after{10};
-  std::string user_agent;                              // default "sreracha-operator/<version>"
+  std::string user_agent;                    // default "sreracha-operator/<version>"
   std::function<void(const RequestInfo&)> on_request;  // optional
 };
 
