@@ -71,7 +71,7 @@ sigterm_and_time() {
   end="$(date +%s%N)"
   exit_ms=$(((end - start) / 1000000))
   if kill -0 "$operator_pid" 2>/dev/null; then
-    tail -20 "$work"/*.log >&2
+    tail -n 20 "$work"/*.log >&2 || true
     fail "the operator had not exited $((GRACE_SECONDS * 2)) s after SIGTERM"
   fi
   exit_status=0
