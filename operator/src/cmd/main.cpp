@@ -24,6 +24,10 @@
 
 namespace {
 
+// Who the operator is to the API server: server-side apply's field manager,
+// the User-Agent, the events' source and the default Lease name.
+constexpr const char* kOperatorName = "sreracha-operator";
+
 // The label every child carries; owned kinds are watched only where it is
 // set, so the caches grow with what the operator owns, not with the cluster.
 constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=sreracha-operator";
@@ -141,8 +145,10 @@ int main(int argc, char** argv) {
     caches.ingresses = &manager.informer(kube::resources::ingresses, kManagedBySelector);
     caches.pods = &manager.informer(kube::resources::pods, kManagedBySelector);
 
-    auto reconciler =
-        std::make_shared<sreracha::Reconciler>(client, caches, manager.events(), *metrics);
+    sreracha::ReconcilerOptions reconciler_options;
+    reconciler_options.field_manager = kOperatorName;
+    auto reconciler = std::make_shared<sreracha::Reconciler>(client, caches, manager.events(),
+                                                             *metrics, reconciler_options);
     runtime::ControllerBuilder(manager, "sreracha")
         .for_kind(sreracha::kSrerachas)
         .owns(kube::resources::deployments, kManagedBySelector)

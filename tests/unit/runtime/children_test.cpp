@@ -1,10 +1,10 @@
 // The "does the cluster already have what we want" comparison that keeps
 // converged reconciles free of writes, and the applied hash beside it.
-#include "sreracha/drift.h"
+#include "runtime/children.h"
 
 #include <gtest/gtest.h>
 
-namespace sreracha {
+namespace runtime {
 namespace {
 
 using nlohmann::json;
@@ -58,4 +58,4 @@ TEST(AppliedHash, IsStableAndSeesEveryField) {
 }
 
 }  // namespace
-}  // namespace sreracha
+}  // namespace runtime
