@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cmd/version.h"
 #include "kube/client.h"
 #include "runtime/builder.h"
 #include "runtime/logging.h"
@@ -20,7 +21,6 @@
 #include "sreracha/render.h"
 #include "sreracha/spec.h"
 #include "sreracha/yaml.h"
-#include "version.h"
 
 namespace {
 
@@ -76,6 +76,7 @@ int main(int argc, char** argv) {
   app.add_flag("--leader-elect", manager_options.leader_elect,
                "Elect a leader with a Lease so only one replica reconciles")
       ->capture_default_str();
+  manager_options.leader_election_id = std::string(kOperatorName) + "-leader";
   app.add_option("--leader-election-id", manager_options.leader_election_id,
                  "Name of the leader election Lease")
       ->capture_default_str();
@@ -127,11 +128,14 @@ int main(int argc, char** argv) {
     auto metrics = std::make_shared<runtime::MetricsRegistry>();
     runtime::register_process_metrics(*metrics);
     client_options.on_request = runtime::request_metrics_hook(*metrics);
+    client_options.user_agent = std::string(kOperatorName) + "/" + sreracha::version();
+    client_options.field_manager = kOperatorName;
     kube::Client client(kube::load_config(load), client_options);
-    spdlog::info("sreracha-operator {} connecting to {}", sreracha::version(),
+    spdlog::info("{} {} connecting to {}", kOperatorName, sreracha::version(),
                  client.config().server);
 
     manager_options.metrics_registry = metrics;
+    manager_options.name = kOperatorName;
     runtime::Manager manager(client, manager_options);
     sreracha::Caches caches;
     caches.srerachas = &manager.informer(sreracha::kSrerachas);

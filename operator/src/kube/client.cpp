@@ -3,6 +3,7 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <cerrno>  // program_invocation_short_name
 #include <map>
 #include <mutex>
 #include <random>
@@ -18,7 +19,6 @@
 #include "kube/paths.h"
 #include "kube/rate_limiter.h"
 #include "kube/watch_decoder.h"
-#include "version.h"
 
 namespace kube {
 
@@ -107,9 +107,10 @@ struct Client::Impl {
         credentials(config),
         limiter(options.qps, options.burst),
         connections(std::make_shared<std::atomic<std::uint64_t>>(0)) {
-    if (options.user_agent.empty()) {
-      options.user_agent = std::string("sreracha-operator/") + sreracha::version();
-    }
+    // The program's name, as client-go's default User-Agent starts; the
+    // operator's own name and version come from its main() through options.
+    if (options.user_agent.empty()) options.user_agent = program_invocation_short_name;
+    if (options.field_manager.empty()) options.field_manager = program_invocation_short_name;
     if (config.server.empty()) throw ConfigError(config.source + ": no server address");
     try {
       server_uri = web::uri(config.server);
@@ -403,8 +404,10 @@ json Client::apply(const Resource& r, std::string_view ns, std::string_view name
                    const json& object, const ApplyOptions& options, std::string_view subresource,
                    const Context& ctx) {
   impl_->require_namespace(r, ns, "apply", name);
-  const auto query = query_string(
-      {{"fieldManager", options.field_manager}, {"force", options.force ? "true" : ""}});
+  const auto& manager =
+      options.field_manager.empty() ? impl_->options.field_manager : options.field_manager;
+  const auto query =
+      query_string({{"fieldManager", manager}, {"force", options.force ? "true" : ""}});
   // JSON is YAML, so the object goes as is under the apply content type.
   Call call{http::methods::PATCH,
             "apply",

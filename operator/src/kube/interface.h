@@ -45,7 +45,7 @@ struct ListOptions {
 };
 
 struct ApplyOptions {
-  std::string field_manager = "sreracha-operator";
+  std::string field_manager;  // empty: the client's (ClientOptions::field_manager)
   bool force = true;
 };
 

@@ -1,5 +1,7 @@
 #include "runtime/events.h"
 
+#include <cerrno>  // program_invocation_short_name
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -7,8 +9,15 @@
 
 namespace runtime {
 
+namespace {
+EventRecorderOptions with_defaults(EventRecorderOptions options) {
+  if (options.component.empty()) options.component = program_invocation_short_name;
+  return options;
+}
+}  // namespace
+
 EventRecorder::EventRecorder(kube::Interface& client, EventRecorderOptions options)
-    : client_(client), options_(std::move(options)), thread_([this] { run(); }) {}
+    : client_(client), options_(with_defaults(std::move(options))), thread_([this] { run(); }) {}
 
 EventRecorder::~EventRecorder() {
   flush(std::chrono::seconds(5));

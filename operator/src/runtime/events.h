@@ -23,10 +23,10 @@
 namespace runtime {
 
 struct EventRecorderOptions {
-  std::string component = "sreracha-operator";  // source.component, reportingComponent
-  std::string instance;                         // reportingInstance (e.g. the pod name)
-  std::size_t max_queued = 1000;                // beyond this, events are dropped (logged)
-  std::size_t max_remembered = 4096;            // Events remembered for deduplication
+  std::string component;  // source.component, reportingComponent; default: the program's name
+  std::string instance;   // reportingInstance (e.g. the pod name)
+  std::size_t max_queued = 1000;      // beyond this, events are dropped (logged)
+  std::size_t max_remembered = 4096;  // Events remembered for deduplication
 };
 
 // Threading: every member may be called from any thread.

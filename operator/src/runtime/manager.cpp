@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>  // program_invocation_short_name
 #include <csignal>
 #include <cstdlib>
 #include <functional>
@@ -82,11 +83,13 @@ Manager::Manager(kube::Interface& client, ManagerOptions options)
       options_.metrics_registry ? options_.metrics_registry : std::make_shared<MetricsRegistry>();
   register_process_metrics(*metrics_);
   if (options_.identity.empty()) options_.identity = default_identity();
+  if (options_.name.empty()) options_.name = program_invocation_short_name;
+  if (options_.leader_election_id.empty()) options_.leader_election_id = options_.name + "-leader";
   if (options_.leader_election_namespace.empty()) {
     options_.leader_election_namespace = client_.config().namespace_;
   }
-  events_ =
-      std::make_unique<EventRecorder>(client_, EventRecorderOptions{.instance = options_.identity});
+  events_ = std::make_unique<EventRecorder>(
+      client_, EventRecorderOptions{.component = options_.name, .instance = options_.identity});
   // Constructed now so that a bad address fails here, not in run().
   metrics_server_ = std::make_unique<HttpServer>(
       options_.metrics_bind_address,

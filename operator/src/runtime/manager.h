@@ -36,6 +36,10 @@
 namespace runtime {
 
 struct ManagerOptions {
+  // Who the operator is: the source of its events, and its Lease is
+  // "<name>-leader" unless leader_election_id says otherwise. Default: the
+  // program's name.
+  std::string name;
   // Namespace watched by informers; "" = all namespaces (--namespace).
   std::string namespace_;
   // "[host]:port"; empty host = every interface; port 0 = any free port;
@@ -43,7 +47,7 @@ struct ManagerOptions {
   std::string metrics_bind_address = ":8080";
   std::string health_probe_bind_address = ":8081";
   bool leader_elect = false;
-  std::string leader_election_id = "sreracha-operator-leader";  // the Lease's name
+  std::string leader_election_id;         // the Lease's name; default "<name>-leader"
   std::string leader_election_namespace;  // default: the kubeconfig's namespace
   std::chrono::seconds lease_duration{15}, renew_deadline{10}, retry_period{2};
   int max_concurrent_reconciles = 4;  // per controller

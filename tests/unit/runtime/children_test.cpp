@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "support/fake_client.h"
+
 namespace runtime {
 namespace {
 
@@ -55,6 +57,74 @@ TEST(AppliedHash, IsStableAndSeesEveryField) {
   json c = a;
   c["metadata"]["labels"] = {{"k", "v"}};
   EXPECT_NE(applied_hash(a), applied_hash(c));
+}
+
+// --- apply_and_prune ----------------------------------------------------------------
+
+const ChildKey kConfig{kube::resources::configmaps, "ConfigMap", "config"};
+const ChildKey kExtra{kube::resources::configmaps, "ConfigMap", "extra"};
+
+json config_map(const std::string& name, json data) {
+  return {{"apiVersion", "v1"},
+          {"kind", "ConfigMap"},
+          {"metadata", {{"name", name}, {"namespace", "ns"}}},
+          {"data", std::move(data)}};
+}
+
+class ApplyAndPrune : public ::testing::Test {
+ protected:
+  // One pass, with the fake's objects as the cache (all of them are ours).
+  std::vector<ChildChange> pass(std::vector<std::pair<ChildKey, json>> desired) {
+    api_.clear_requests();
+    options_.apply.field_manager = "test";
+    options_.hash_annotation = "example.com/applied-hash";
+    return apply_and_prune(api_, "ns", std::move(desired), {kConfig, kExtra},
+                           [this](const ChildKey& key) -> Store::Object {
+                             auto object = api_.object(key.resource, "ns", key.name);
+                             return object ? std::make_shared<const json>(*object) : nullptr;
+                           },
+                           options_, {});
+  }
+
+  support::FakeClient api_;
+  ChildrenOptions options_;
+};
+
+TEST_F(ApplyAndPrune, CreatesThenLeavesAloneThenUpdatesThenDeletes) {
+  auto changes = pass(
+      {{kConfig, config_map("config", {{"a", "1"}})}, {kExtra, config_map("extra", {{"b", "2"}})}});
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].action, ChildChange::Action::Created);
+  EXPECT_EQ(api_.object(kube::resources::configmaps, "ns", "config")->at("data")["a"], "1");
+
+  changes = pass(
+      {{kConfig, config_map("config", {{"a", "1"}})}, {kExtra, config_map("extra", {{"b", "2"}})}});
+  EXPECT_TRUE(changes.empty());
+  EXPECT_TRUE(api_.writes().empty()) << "a child that contains what is desired costs nothing";
+
+  // Dropping key "a" changes nothing contains() can see; the hash can.
+  changes = pass({{kConfig, config_map("config", {{"c", "3"}})}});
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].action, ChildChange::Action::Updated);
+  EXPECT_EQ(changes[1].action, ChildChange::Action::Deleted);
+  EXPECT_EQ(changes[1].key, kExtra);
+  const json config = *api_.object(kube::resources::configmaps, "ns", "config");
+  EXPECT_FALSE(config["data"].contains("a")) << "server-side apply drops what we gave up";
+  EXPECT_EQ(config["data"]["c"], "3");
+  EXPECT_FALSE(api_.object(kube::resources::configmaps, "ns", "extra").has_value());
+}
+
+TEST_F(ApplyAndPrune, DeletesOnlyTheObjectItSawInTheCache) {
+  pass({{kExtra, config_map("extra", {})}});
+  const json seen = *api_.object(kube::resources::configmaps, "ns", "extra");
+  // Deleted and made anew by someone else since the cache saw it.
+  api_.remove(kube::resources::configmaps, "ns", "extra");
+  api_.put(kube::resources::configmaps, config_map("extra", {{"new", "yes"}}));
+  EXPECT_THROW(apply_and_prune(api_, "ns", {}, {kExtra},
+                               [&](const ChildKey&) { return std::make_shared<const json>(seen); },
+                               options_, {}),
+               kube::ApiError);
+  EXPECT_TRUE(api_.object(kube::resources::configmaps, "ns", "extra").has_value());
 }
 
 }  // namespace
