@@ -334,7 +334,7 @@ struct Reconciler::Pass {
       return false;
     }
     status["selector"] = app_selector_string(inst);
-    status["redisURL"] = redis_url_for_status(inst);
+    status["redisURL"] = redis_url_for_app(inst);
     return true;
   }
 

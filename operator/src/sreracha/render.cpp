@@ -63,8 +63,6 @@ json http_probe(const ProbeSpec& probe, int failure_threshold) {
 json app_env(const Instance& inst) {
   json env = json::array();
   const auto& auth = inst.spec.redis.auth_secret_ref;
-  // REDIS_AUTH must come before REDIS_URL: the kubelet expands $(REDIS_AUTH)
-  // only from variables defined earlier in the list.
   if (auth) {
     env.push_back({{"name", "REDIS_AUTH"},
                    {"valueFrom", {{"secretKeyRef", {{"name", auth->name}, {"key", auth->key}}}}}});
@@ -98,7 +96,8 @@ json app_deployment(const Instance& inst, const RenderOptions& options) {
   if (!spec.image_pull_policy.empty()) container["imagePullPolicy"] = spec.image_pull_policy;
 
   json pod_security = {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}};
-  if (spec.run_as_user) pod_security["runAsUser"] = *spec.run_as_user;
+  pod_security["runAsUser"] = spec.run_as_user.value_or(kDefaultAppUid);
+  pod_security["runAsGroup"] = spec.run_as_group.value_or(kDefaultAppGid);
   // The app binds its port as a non-root user. Below 1024 that needs either
   // root / NET_BIND_SERVICE or this namespaced, "safe" sysctl; the sysctl
   // keeps every capability dropped.
@@ -371,17 +370,13 @@ json app_ingress(const Instance& inst) {
   return out;
 }
 
-std::string redis_url(const Instance& inst, bool with_credentials) {
+std::string redis_url(const Instance& inst) {
   const RedisSpec& redis = inst.spec.redis;
   // Through the <name>-redis Service alias, except External + TLS: the
   // server's certificate names the ElastiCache endpoint, not our alias, so
   // verification needs the real host in the URL.
   std::string host = redis.mode == RedisMode::External && redis.tls ? redis.host : redis_name(inst);
-  // ":<password>@" is the URL form for a password without a user name
-  // (Redis AUTH <password>, the default user). The value is the kubelet's
-  // $(REDIS_AUTH) reference, so the Deployment never holds the password.
-  std::string credentials = with_credentials && redis.auth_secret_ref ? ":$(REDIS_AUTH)@" : "";
-  return std::string(redis.tls ? "rediss" : "redis") + "://" + credentials + host + ":" +
+  return std::string(redis.tls ? "rediss" : "redis") + "://" + host + ":" +
          std::to_string(redis.port);
 }
 
@@ -400,9 +395,7 @@ std::string app_selector_string(const Instance& inst) {
   return out;
 }
 
-std::string redis_url_for_app(const Instance& inst) { return redis_url(inst, true); }
-
-std::string redis_url_for_status(const Instance& inst) { return redis_url(inst, false); }
+std::string redis_url_for_app(const Instance& inst) { return redis_url(inst); }
 
 std::vector<json> render(const Instance& inst, const RenderOptions& options) {
   const SrerachaSpec& spec = inst.spec;

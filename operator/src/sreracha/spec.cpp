@@ -388,6 +388,7 @@ SrerachaSpec parse_spec(const json& spec) {
                   "replicas",
                   "port",
                   "runAsUser",
+                  "runAsGroup",
                   "probe",
                   "resources",
                   "env",
@@ -410,6 +411,8 @@ SrerachaSpec parse_spec(const json& spec) {
   out.port = Field(spec, p, "port").integer(out.port);
   Field run_as_user(spec, p, "runAsUser");
   if (run_as_user.present()) out.run_as_user = run_as_user.int64(0);
+  Field run_as_group(spec, p, "runAsGroup");
+  if (run_as_group.present()) out.run_as_group = run_as_group.int64(0);
   out.probe = parse_probe(Field(spec, p, "probe"));
   out.resources = Field(spec, p, "resources").raw_object(SrerachaSpec::default_resources());
   out.env = parse_env(Field(spec, p, "env"));
@@ -437,6 +440,7 @@ std::vector<std::string> validate(const SrerachaSpec& spec) {
   check_range(problems, "spec.replicas", spec.replicas, 0, 100);
   check_range(problems, "spec.port", spec.port, 1, 65535);
   if (spec.run_as_user) check_min(problems, "spec.runAsUser", *spec.run_as_user, 1);
+  if (spec.run_as_group) check_min(problems, "spec.runAsGroup", *spec.run_as_group, 1);
 
   const ProbeSpec& probe = spec.probe;
   if (probe.path.empty() || probe.path.front() != '/') {

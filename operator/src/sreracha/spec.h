@@ -113,7 +113,10 @@ struct SrerachaSpec {
   std::vector<std::string> image_pull_secrets;
   int replicas = 2;
   int port = 80;
-  std::optional<int64_t> run_as_user;  // unset: the image's USER
+  // Unset: kDefaultAppUid / kDefaultAppGid (render.h), never the image's
+  // USER: a named USER (the app's "www") cannot be verified as non-root.
+  std::optional<int64_t> run_as_user;
+  std::optional<int64_t> run_as_group;
   ProbeSpec probe;
   nlohmann::json resources = default_resources();  // core/v1 ResourceRequirements
   nlohmann::json env = nlohmann::json::array();    // []core/v1 EnvVar

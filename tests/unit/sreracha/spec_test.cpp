@@ -63,6 +63,7 @@ TEST(ParseSpec, ReadsEveryField) {
       {"replicas", 5},
       {"port", 8080},
       {"runAsUser", 1000},
+      {"runAsGroup", 1001},
       {"probe",
        {{"path", "/x?q=1"},
         {"periodSeconds", 7},
@@ -105,6 +106,7 @@ TEST(ParseSpec, ReadsEveryField) {
   EXPECT_EQ(spec.replicas, 5);
   EXPECT_EQ(spec.port, 8080);
   EXPECT_EQ(spec.run_as_user, 1000);
+  EXPECT_EQ(spec.run_as_group, 1001);
   EXPECT_EQ(spec.probe.path, "/x?q=1");
   EXPECT_EQ(spec.probe.period_seconds, 7);
   EXPECT_EQ(spec.probe.timeout_seconds, 3);
@@ -210,6 +212,7 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"PortZero", {{"port", 0}}, "spec.port must be between 1 and 65535"},
         Rule{"PortTooHigh", {{"port", 65536}}, "spec.port must be between 1 and 65535"},
         Rule{"RunAsRoot", {{"runAsUser", 0}}, "spec.runAsUser must be at least 1"},
+        Rule{"RunAsRootGroup", {{"runAsGroup", 0}}, "spec.runAsGroup must be at least 1"},
         Rule{"ProbeWithoutQ",
              {{"probe", {{"path", "/healthz"}}}},
              std::string(messages::kProbePathNeedsQ)},
