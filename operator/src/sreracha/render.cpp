@@ -68,6 +68,9 @@ json app_env(const Instance& inst) {
                    {"valueFrom", {{"secretKeyRef", {{"name", auth->name}, {"key", auth->key}}}}}});
   }
   env.push_back({{"name", "REDIS_URL"}, {"value", redis_url_for_app(inst)}});
+  if (!inst.spec.redis.tls_server_name.empty()) {
+    env.push_back({{"name", "REDIS_TLS_SERVER_NAME"}, {"value", inst.spec.redis.tls_server_name}});
+  }
   for (const auto& var : inst.spec.env) env.push_back(var);
   return env;
 }

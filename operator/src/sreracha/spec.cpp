@@ -154,13 +154,16 @@ RedisMode parse_mode(const Field& field) {
 RedisSpec parse_redis(const Field& field) {
   const json& o = field.object();
   const std::string& p = field.path();
-  reject_unknown(o, p, {"mode", "host", "port", "addresses", "tls", "authSecretRef", "local"});
+  reject_unknown(
+      o, p,
+      {"mode", "host", "port", "addresses", "tls", "tlsServerName", "authSecretRef", "local"});
   RedisSpec redis;
   redis.mode = parse_mode(Field(o, p, "mode"));
   redis.host = Field(o, p, "host").str();
   redis.port = Field(o, p, "port").integer(redis.port);
   redis.addresses = Field(o, p, "addresses").strings();
   redis.tls = Field(o, p, "tls").boolean(false);
+  redis.tls_server_name = Field(o, p, "tlsServerName").str();
 
   Field auth(o, p, "authSecretRef");
   if (auth.present()) {
@@ -325,6 +328,15 @@ void check_redis(std::vector<std::string>& problems, const RedisSpec& redis) {
     }
   }
   if (redis.mode == RedisMode::Local && redis.tls) problems.emplace_back(messages::kLocalNoTls);
+  if (redis.mode == RedisMode::Endpoints && redis.tls && redis.tls_server_name.empty()) {
+    problems.emplace_back(messages::kEndpointsTlsNeedsServerName);
+  }
+  if (!redis.tls_server_name.empty() && !redis.tls) {
+    problems.emplace_back(messages::kServerNameNeedsTls);
+  }
+  if (!redis.tls_server_name.empty() && !is_dns_name(redis.tls_server_name)) {
+    problems.emplace_back(messages::kServerNameIsDnsName);
+  }
   if (redis.auth_secret_ref) {
     if (redis.auth_secret_ref->name.empty()) {
       problems.push_back("spec.redis.authSecretRef.name is required");
@@ -457,7 +469,8 @@ std::vector<std::string> validate(const SrerachaSpec& spec) {
   std::set<std::string> env_names;
   for (const auto& var : spec.env) {
     std::string name = var.value("name", "");
-    reserved = reserved || name == "REDIS_URL" || name == "REDIS_AUTH";
+    reserved =
+        reserved || name == "REDIS_URL" || name == "REDIS_AUTH" || name == "REDIS_TLS_SERVER_NAME";
     // The CRD makes env a list-map keyed by name; server-side apply needs that.
     if (!env_names.insert(name).second)
       problems.push_back("spec.env has two entries named " + name);

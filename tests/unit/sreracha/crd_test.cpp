@@ -151,13 +151,23 @@ TEST(Crd, CelMessagesAreTheMessagesOfValidate) {
     }
   });
   const std::set<std::string> expected = {
-      std::string(messages::kProbePathNeedsQ),     std::string(messages::kExternalNeedsHost),
-      std::string(messages::kHostIsDnsName),       std::string(messages::kEndpointsNeedAddresses),
-      std::string(messages::kAddressIsIp),         std::string(messages::kAddressesOneFamily),
-      std::string(messages::kLocalNoTls),          std::string(messages::kIngressNeedsHost),
-      std::string(messages::kAlbNeedsCertificate), std::string(messages::kIngressNeedsTlsSecret),
-      std::string(messages::kEnvReserved),         std::string(messages::kMarginBelowLifetime),
-      std::string(messages::kNameLength),          std::string(messages::kNameDnsLabel),
+      std::string(messages::kProbePathNeedsQ),
+      std::string(messages::kExternalNeedsHost),
+      std::string(messages::kHostIsDnsName),
+      std::string(messages::kEndpointsNeedAddresses),
+      std::string(messages::kAddressIsIp),
+      std::string(messages::kAddressesOneFamily),
+      std::string(messages::kLocalNoTls),
+      std::string(messages::kIngressNeedsHost),
+      std::string(messages::kAlbNeedsCertificate),
+      std::string(messages::kIngressNeedsTlsSecret),
+      std::string(messages::kEnvReserved),
+      std::string(messages::kMarginBelowLifetime),
+      std::string(messages::kNameLength),
+      std::string(messages::kNameDnsLabel),
+      std::string(messages::kEndpointsTlsNeedsServerName),
+      std::string(messages::kServerNameNeedsTls),
+      std::string(messages::kServerNameIsDnsName),
   };
   EXPECT_EQ(in_crd, expected);
 }

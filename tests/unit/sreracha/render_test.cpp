@@ -443,9 +443,22 @@ INSTANTIATE_TEST_SUITE_P(
                 {{"mode", "Endpoints"},
                  {"addresses", {"10.0.0.1"}},
                  {"tls", true},
+                 {"tlsServerName", "redis.internal"},
                  {"authSecretRef", kAuth}},
                 "rediss://demo-redis:6379"}),
     [](const auto& p) { return std::string(p.param.name); });
+
+// Endpoints + TLS: the URL names the alias, the certificate another name.
+TEST(RedisTls, TheServerNameGoesToTheAppBesideTheUrl) {
+  json container = app_container(render(instance({{"redis",
+                                                   {{"mode", "Endpoints"},
+                                                    {"addresses", {"10.0.0.1"}},
+                                                    {"tls", true},
+                                                    {"tlsServerName", "redis.internal"}}}})));
+  EXPECT_EQ(env_var(container, "REDIS_URL")["value"], "rediss://demo-redis:6379");
+  EXPECT_EQ(env_var(container, "REDIS_TLS_SERVER_NAME")["value"], "redis.internal");
+  EXPECT_TRUE(env_var(app_container(render(instance())), "REDIS_TLS_SERVER_NAME").is_null());
+}
 
 TEST(Secrets, ThePasswordReachesTheAppOnlyAsRedisAuthFromTheSecret) {
   json container = app_container(render(instance({{"redis", {{"authSecretRef", kAuth}}}})));
