@@ -56,7 +56,7 @@ enum class RedisMode { Local, External, Endpoints };
 std::string_view to_string(RedisMode mode);
 
 struct LocalRedisSpec {
-  std::string image = "redis:7-alpine";
+  std::string image = "redis:7.4.2-alpine";
   nlohmann::json resources = default_resources();  // core/v1 ResourceRequirements
 
   static nlohmann::json default_resources();

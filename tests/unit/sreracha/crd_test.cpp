@@ -209,7 +209,7 @@ TEST(Crd, DefaultsAreSpecHDefaults) {
   EXPECT_EQ(defaulted["probe"]["path"], "/?q=healthz");
   EXPECT_EQ(defaulted["stagger"]["recycleMarginSeconds"], 5);
   EXPECT_EQ(defaulted["stagger"]["startIntervalSeconds"], 10);
-  EXPECT_EQ(defaulted["redis"]["local"]["image"], "redis:7-alpine");
+  EXPECT_EQ(defaulted["redis"]["local"]["image"], "redis:7.4.2-alpine");
 }
 
 }  // namespace

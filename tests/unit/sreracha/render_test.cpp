@@ -506,7 +506,7 @@ TEST(LocalRedis, OneNonRootReplicaWithPingReadiness) {
   EXPECT_EQ(pod["securityContext"]["runAsUser"], 999);
   EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
   json container = pod["containers"][0];
-  EXPECT_EQ(container["image"], "redis:7-alpine");
+  EXPECT_EQ(container["image"], "redis:7.4.2-alpine");
   EXPECT_EQ(container["securityContext"]["readOnlyRootFilesystem"], true);
   EXPECT_EQ(container["volumeMounts"][0]["mountPath"], "/data");
   EXPECT_EQ(container["readinessProbe"]["exec"]["command"],

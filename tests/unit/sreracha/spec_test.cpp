@@ -39,7 +39,7 @@ TEST(ParseSpec, AppliesTheCrdDefaults) {
   EXPECT_EQ(spec.probe.period_seconds, 5);
   EXPECT_EQ(spec.redis.mode, RedisMode::Local);
   EXPECT_EQ(spec.redis.port, 6379);
-  EXPECT_EQ(spec.redis.local.image, "redis:7-alpine");
+  EXPECT_EQ(spec.redis.local.image, "redis:7.4.2-alpine");
   EXPECT_FALSE(spec.redis.auth_secret_ref.has_value());
   EXPECT_FALSE(spec.stagger.app_lifetime_seconds.has_value());
   EXPECT_EQ(spec.stagger.recycle_margin_seconds, 5);
