@@ -147,6 +147,8 @@ int main(int argc, char** argv) {
     caches.poddisruptionbudgets =
         &manager.informer(kube::resources::poddisruptionbudgets, kManagedBySelector);
     caches.ingresses = &manager.informer(kube::resources::ingresses, kManagedBySelector);
+    caches.persistentvolumeclaims =
+        &manager.informer(kube::resources::persistentvolumeclaims, kManagedBySelector);
     caches.pods = &manager.informer(kube::resources::pods, kManagedBySelector);
 
     sreracha::ReconcilerOptions reconciler_options;
@@ -161,6 +163,7 @@ int main(int argc, char** argv) {
         .owns(kube::resources::networkpolicies, kManagedBySelector)
         .owns(kube::resources::poddisruptionbudgets, kManagedBySelector)
         .owns(kube::resources::ingresses, kManagedBySelector)
+        .owns(kube::resources::persistentvolumeclaims, kManagedBySelector)
         .watches(kube::resources::pods, kManagedBySelector, sreracha::pod_owner_requests)
         .with_reconciler(reconciler);
     return manager.run();

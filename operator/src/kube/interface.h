@@ -31,6 +31,7 @@ using json = nlohmann::json;
 // Well-known resources the operator and its tests use.
 namespace resources {
 extern const Resource configmaps, secrets, pods, services, events, namespaces, serviceaccounts;
+extern const Resource persistentvolumeclaims;
 extern const Resource deployments, replicasets;
 extern const Resource endpointslices, networkpolicies, poddisruptionbudgets, ingresses;
 extern const Resource leases;

@@ -117,6 +117,7 @@ struct Reconciler::Pass {
     if (kind == "NetworkPolicy") return r.caches_.networkpolicies;
     if (kind == "PodDisruptionBudget") return r.caches_.poddisruptionbudgets;
     if (kind == "Ingress") return r.caches_.ingresses;
+    if (kind == "PersistentVolumeClaim") return r.caches_.persistentvolumeclaims;
     throw std::logic_error("no cache for kind " + kind);
   }
 

@@ -41,6 +41,7 @@ struct Caches {
   const runtime::Store* networkpolicies = nullptr;
   const runtime::Store* poddisruptionbudgets = nullptr;
   const runtime::Store* ingresses = nullptr;
+  const runtime::Store* persistentvolumeclaims = nullptr;
   const runtime::Store* pods = nullptr;
 };
 

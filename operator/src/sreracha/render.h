@@ -76,6 +76,7 @@ inline constexpr std::int64_t kDefaultAppUid = 65532;
 inline constexpr std::int64_t kDefaultAppGid = 65532;
 
 // Names of the children, in one place.
-std::string redis_name(const Instance& inst);  // "<name>-redis"
+std::string redis_name(const Instance& inst);       // "<name>-redis"
+std::string redis_data_name(const Instance& inst);  // "<name>-redis-data", the PVC
 
 }  // namespace sreracha

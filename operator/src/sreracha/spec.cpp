@@ -177,8 +177,17 @@ RedisSpec parse_redis(const Field& field) {
 
   Field local(o, p, "local");
   const json& l = local.object();
-  reject_unknown(l, local.path(), {"image", "resources"});
+  reject_unknown(l, local.path(), {"image", "resources", "persistence"});
   redis.local.image = Field(l, local.path(), "image").str(redis.local.image);
+  Field persistence(l, local.path(), "persistence");
+  if (persistence.present()) {
+    const json& pv = persistence.object();
+    reject_unknown(pv, persistence.path(), {"size", "storageClassName"});
+    RedisPersistenceSpec spec;
+    spec.size = Field(pv, persistence.path(), "size").str(spec.size);
+    spec.storage_class_name = Field(pv, persistence.path(), "storageClassName").str();
+    redis.local.persistence = spec;
+  }
   redis.local.resources =
       Field(l, local.path(), "resources").raw_object(LocalRedisSpec::default_resources());
   return redis;
@@ -346,6 +355,9 @@ void check_redis(std::vector<std::string>& problems, const RedisSpec& redis) {
     }
   }
   if (redis.local.image.empty()) problems.push_back("spec.redis.local.image must not be empty");
+  if (redis.local.persistence && redis.local.persistence->size.empty()) {
+    problems.push_back("spec.redis.local.persistence.size is required");
+  }
 }
 
 void check_ingress(std::vector<std::string>& problems, const IngressSpec& ingress) {

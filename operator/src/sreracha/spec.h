@@ -55,9 +55,17 @@ struct SecretKeyRef {
 enum class RedisMode { Local, External, Endpoints };
 std::string_view to_string(RedisMode mode);
 
+// Local Redis data on a PersistentVolumeClaim, written as an append-only
+// file, instead of an emptyDir that a restart of the Redis pod empties.
+struct RedisPersistenceSpec {
+  std::string size;                // a quantity, e.g. "1Gi"
+  std::string storage_class_name;  // "": the cluster's default class
+};
+
 struct LocalRedisSpec {
   std::string image = "redis:7.4.2-alpine";
   nlohmann::json resources = default_resources();  // core/v1 ResourceRequirements
+  std::optional<RedisPersistenceSpec> persistence;
 
   static nlohmann::json default_resources();
 };

@@ -57,6 +57,7 @@ class Reconcile : public ::testing::Test {
     caches_.poddisruptionbudgets = &stores_[5];
     caches_.ingresses = &stores_[6];
     caches_.pods = &stores_[7];
+    caches_.persistentvolumeclaims = &stores_[8];
     ReconcilerOptions options;
     options.field_manager = "test-operator";
     options.now = [this] { return now_; };
@@ -74,7 +75,8 @@ class Reconcile : public ::testing::Test {
         {&kube::resources::networkpolicies, true},
         {&kube::resources::poddisruptionbudgets, true},
         {&kube::resources::ingresses, true},
-        {&kube::resources::pods, true}};
+        {&kube::resources::pods, true},
+        {&kube::resources::persistentvolumeclaims, true}};
     for (std::size_t i = 0; i < resources.size(); ++i) {
       auto& store = stores_[i];
       for (const auto& object : store.list()) store.erase(runtime::object_key(*object));
@@ -171,7 +173,7 @@ class Reconcile : public ::testing::Test {
   }
 
   support::FakeClient api_;
-  runtime::Store stores_[8];
+  runtime::Store stores_[9];
   Caches caches_;
   runtime::EventRecorder events_{api_};
   runtime::MetricsRegistry metrics_;
@@ -278,6 +280,31 @@ TEST_F(Reconcile, ChildrenTheSpecNoLongerWantsAreDeleted) {
   EXPECT_THAT(events(),
               ::testing::Contains(
                   "Normal Deleted: PodDisruptionBudget web deleted (no longer in the spec)"));
+}
+
+TEST_F(Reconcile, PersistentLocalRedisKeepsItsDataOnAClaim) {
+  json spec = kSpec;
+  spec["redis"] = {{"local", {{"persistence", {{"size", "1Gi"}, {"storageClassName", "fast"}}}}}};
+  const json cr = put_sreracha(spec);
+  reconcile();
+  const auto claim = api_.object(kube::resources::persistentvolumeclaims, "apps", "web-redis-data");
+  ASSERT_TRUE(claim.has_value()) << ::testing::PrintToString(writes());
+  EXPECT_EQ((*claim)["spec"]["resources"]["requests"]["storage"], "1Gi");
+  EXPECT_EQ((*claim)["spec"]["storageClassName"], "fast");
+  EXPECT_EQ((*claim)["metadata"]["ownerReferences"][0]["uid"], cr["metadata"]["uid"]);
+  const json pod = deployment("web-redis")["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["volumes"][0]["persistentVolumeClaim"]["claimName"], "web-redis-data");
+  EXPECT_THAT(pod["containers"][0]["command"][2].get<std::string>(), HasSubstr("appendonly yes"));
+
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{}) << "a bound claim is not applied again";
+
+  spec["redis"] = json::object();
+  put_sreracha(spec);
+  reconcile();
+  EXPECT_THAT(writes(), ::testing::Contains("delete persistentvolumeclaims web-redis-data"));
+  EXPECT_TRUE(
+      deployment("web-redis")["spec"]["template"]["spec"]["volumes"][0].contains("emptyDir"));
 }
 
 TEST_F(Reconcile, AChildSomeoneElseMadeIsLeftAloneAndReported) {
