@@ -306,14 +306,14 @@ struct Reconciler::Pass {
 };
 
 std::optional<json> Reconciler::written_status(const std::string& key, const std::string& uid) {
-  std::lock_guard lock(written_mu_);
+  kube::MutexLock lock(written_mu_);
   auto it = written_.find(key);
   if (it == written_.end() || it->second.uid != uid) return std::nullopt;
   return it->second.status;
 }
 
 void Reconciler::remember_status(const std::string& key, const std::string& uid, json status) {
-  std::lock_guard lock(written_mu_);
+  kube::MutexLock lock(written_mu_);
   written_[key] = {uid, std::move(status)};
 }
 
@@ -321,7 +321,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request, const kub
   const std::string key = request.ns + "/" + request.name;
   auto cr = caches_.srerachas->get(request.ns, request.name);
   if (!cr) {  // deleted: the garbage collector removes the children
-    std::lock_guard lock(written_mu_);
+    kube::MutexLock lock(written_mu_);
     written_.erase(key);
     return {};
   }
