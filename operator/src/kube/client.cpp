@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cerrno>  // program_invocation_short_name
 #include <map>
-#include <mutex>
 #include <random>
 #include <thread>
 
@@ -16,6 +15,7 @@
 #include "kube/backoff.h"
 #include "kube/credentials.h"
 #include "kube/io.h"
+#include "kube/mutex.h"
 #include "kube/paths.h"
 #include "kube/rate_limiter.h"
 #include "kube/watch_decoder.h"
@@ -134,7 +134,7 @@ struct Client::Impl {
       throw ConfigError(config.source +
                         ": CA, client certificate or key is not valid PEM: " + e.what());
     }
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     tls = std::move(material);
     clients.clear();  // new connections, new certificate; in-flight calls keep theirs
   }
@@ -143,7 +143,7 @@ struct Client::Impl {
   // because cpprestsdk fixes the timeout per client; reusing it is what makes
   // cpprestsdk pool connections (keep-alive).
   std::shared_ptr<http_client> client_for(std::chrono::seconds timeout) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (auto it = clients.find(timeout.count()); it != clients.end()) return it->second;
     // Callers that vary watch timeouts must not grow this forever; dropping
     // an entry only drops its idle pooled connections (calls in flight hold
@@ -177,7 +177,7 @@ struct Client::Impl {
       auto [cert, key] = credentials.exec_client_certificate();
       bool changed = false;
       {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         changed = !cert.empty() && (cert != tls->cert_pem || key != tls->key_pem);
       }
       if (changed) set_tls(cert, key);
@@ -292,9 +292,9 @@ struct Client::Impl {
   std::string host;
   std::shared_ptr<std::atomic<std::uint64_t>> connections;
 
-  std::mutex mu;
-  std::shared_ptr<const TlsMaterial> tls;                     // REQUIRES: mu held
-  std::map<long long, std::shared_ptr<http_client>> clients;  // REQUIRES: mu held; by timeout
+  Mutex mu;
+  std::shared_ptr<const TlsMaterial> tls GUARDED_BY(mu);
+  std::map<long long, std::shared_ptr<http_client>> clients GUARDED_BY(mu);  // by timeout
 };
 
 void set_io_threads(std::size_t threads) {

@@ -10,7 +10,7 @@ TokenBucket::TokenBucket(double qps, int burst, Clock::time_point now)
 
 std::chrono::nanoseconds TokenBucket::reserve(Clock::time_point now) {
   if (qps_ <= 0) return std::chrono::nanoseconds::zero();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (now > updated_) {
     const std::chrono::duration<double> elapsed = now - updated_;
     tokens_ = std::min(burst_, tokens_ + elapsed.count() * qps_);

@@ -22,7 +22,7 @@ EventRecorder::EventRecorder(kube::Interface& client, EventRecorderOptions optio
 EventRecorder::~EventRecorder() {
   flush(std::chrono::seconds(5));
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     stopping_ = true;
   }
   changed_.notify_all();
@@ -42,7 +42,7 @@ void EventRecorder::event(const nlohmann::json& involved_object, std::string typ
                     std::move(type),
                     std::move(reason),
                     std::move(message)};
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     if (queue_.size() >= options_.max_queued) {
       spdlog::warn("event queue full; dropping event {} {}: {}", pending.type, pending.reason,
                    pending.message);
@@ -56,14 +56,15 @@ void EventRecorder::event(const nlohmann::json& involved_object, std::string typ
 }
 
 bool EventRecorder::flush(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  return changed_.wait_for(lock, timeout, [this] { return queue_.empty() && !sending_; });
+  kube::MutexLock lock(mu_);
+  return changed_.wait_for(lock.native(), timeout,
+                           [this]() REQUIRES(mu_) { return queue_.empty() && !sending_; });
 }
 
 void EventRecorder::run() {
-  std::unique_lock lock(mu_);
+  kube::MutexLock lock(mu_);
   while (true) {
-    changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    changed_.wait(lock.native(), [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, nothing left
     Pending pending = std::move(queue_.front());
     queue_.pop_front();

@@ -12,13 +12,13 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "kube/interface.h"
+#include "kube/mutex.h"
 
 namespace runtime {
 
@@ -57,17 +57,17 @@ class EventRecorder {
     long long count = 0;
   };
 
-  void run();
-  void send(const Pending& pending);
+  void run() EXCLUDES(mu_);
+  void send(const Pending& pending) EXCLUDES(mu_);
 
   kube::Interface& client_;
   const EventRecorderOptions options_;
 
-  std::mutex mu_;
+  kube::Mutex mu_;
   std::condition_variable changed_;
-  std::deque<Pending> queue_;  // REQUIRES: mu_ held
-  bool sending_ = false;       // REQUIRES: mu_ held; one taken off the queue, in flight
-  bool stopping_ = false;      // REQUIRES: mu_ held
+  std::deque<Pending> queue_ GUARDED_BY(mu_);
+  bool sending_ GUARDED_BY(mu_) = false;  // one taken off the queue, in flight
+  bool stopping_ GUARDED_BY(mu_) = false;
   // Dedup key -> Event written; touched by the sender thread only.
   std::map<std::string, Written> written_;
   std::thread thread_;

@@ -27,7 +27,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -35,6 +34,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/interface.h"
+#include "kube/mutex.h"
 
 namespace runtime {
 
@@ -103,9 +103,9 @@ class LeaderElector {
   std::atomic<bool> leading_{false};
   std::atomic<Clock::rep> last_renew_{0};  // Clock ticks of the last successful write
 
-  mutable std::mutex mu_;
+  mutable kube::Mutex mu_;
   std::condition_variable wake_;
-  bool stopping_ = false;  // REQUIRES: mu_ held
+  bool stopping_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 

@@ -453,19 +453,19 @@ struct Reconciler::Pass {
 };
 
 std::optional<json> Reconciler::written_status(const std::string& key, const std::string& uid) {
-  std::lock_guard lock(written_mu_);
+  kube::MutexLock lock(written_mu_);
   auto it = written_.find(key);
   if (it == written_.end() || it->second.uid != uid) return std::nullopt;
   return it->second.status;
 }
 
 void Reconciler::remember_status(const std::string& key, const std::string& uid, json status) {
-  std::lock_guard lock(written_mu_);
+  kube::MutexLock lock(written_mu_);
   written_[key] = {uid, std::move(status)};
 }
 
 void Reconciler::forget_status(const std::string& key) {
-  std::lock_guard lock(written_mu_);
+  kube::MutexLock lock(written_mu_);
   written_.erase(key);
 }
 

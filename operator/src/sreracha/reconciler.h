@@ -9,13 +9,13 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "kube/interface.h"
+#include "kube/mutex.h"
 #include "runtime/children.h"
 #include "runtime/events.h"
 #include "runtime/metrics.h"
@@ -84,8 +84,8 @@ class Reconciler : public runtime::Reconciler {
   runtime::MetricsRegistry& metrics_;
   std::function<Clock::time_point()> now_;
   runtime::ChildrenOptions children_;
-  std::mutex written_mu_;
-  std::map<std::string, WrittenStatus> written_;  // REQUIRES: written_mu_
+  kube::Mutex written_mu_;
+  std::map<std::string, WrittenStatus> written_ GUARDED_BY(written_mu_);
 };
 
 // Maps an app pod to its Sreracha (by the app.kubernetes.io/instance label the
