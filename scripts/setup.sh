@@ -16,11 +16,14 @@ REAL_NODE_PACKAGES=(containerd runc containernetworking-plugins iptables redis-s
 # The app (app/: Boost.Beast, hiredis) and its tests and benchmark (Redis,
 # openssl, wrk). An array of its own too: the operator's image needs none.
 APP_PACKAGES=(libboost-dev libhiredis-dev redis-server redis-tools openssl wrk)
+# Clang, for the thread-safety build (make build-tsa, part of make test): a
+# check, not what builds the operator (nor its image), so not in PACKAGES.
+CHECK_PACKAGES=(clang-14)
 # The oldest Go that builds every tool module under tests/cluster/tools.
 GO_WANT=1.26.8
 
 missing=()
-for p in "${PACKAGES[@]}" "${REAL_NODE_PACKAGES[@]}" "${APP_PACKAGES[@]}"; do
+for p in "${PACKAGES[@]}" "${REAL_NODE_PACKAGES[@]}" "${APP_PACKAGES[@]}" "${CHECK_PACKAGES[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi

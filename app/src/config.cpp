@@ -65,6 +65,10 @@ ParseOutcome parse_config(int argc, const char* const* argv, std::ostream& out, 
                  "PEM CA bundle for rediss:// (default: the system store)")
       ->envname("REDIS_CA")
       ->check(CLI::ExistingFile);
+  app.add_option("--redis-tls-server-name", config.redis_tls_server_name,
+                 "name the Redis certificate must carry, sent as SNI (default: the URL's host; "
+                 "for a URL that names an alias or an address the certificate does not)")
+      ->envname("REDIS_TLS_SERVER_NAME");
   app.add_option("--redis-key", config.redis_key, "the key the counter INCRs")
       ->envname("REDIS_KEY")
       ->capture_default_str();

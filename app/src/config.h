@@ -24,9 +24,10 @@ ListenAddress parse_listen(std::string_view text);
 
 struct Config {
   ListenAddress listen{"0.0.0.0", 80};
-  RedisUrl redis_url;      // parsed from --redis-url
-  std::string redis_auth;  // overrides the URL's password
-  std::string redis_ca;    // PEM file; empty: the system store
+  RedisUrl redis_url;                 // parsed from --redis-url
+  std::string redis_auth;             // overrides the URL's password
+  std::string redis_ca;               // PEM file; empty: the system store
+  std::string redis_tls_server_name;  // the name to verify; empty: the URL's host
   std::string redis_key = "sreracha:fizzbuzz";
   double redis_timeout_seconds = 2;
   double exit_after_seconds = 0;  // 0: never (the default)

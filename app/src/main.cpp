@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
   counter_options.redis.url = config.redis_url;
   counter_options.redis.password = config.redis_auth;
   counter_options.redis.ca_file = config.redis_ca;
+  counter_options.redis.tls_server_name = config.redis_tls_server_name;
   counter_options.redis.timeout =
       std::chrono::milliseconds(static_cast<long>(config.redis_timeout_seconds * 1000));
   counter_options.key = config.redis_key;

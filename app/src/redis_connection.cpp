@@ -182,7 +182,8 @@ struct RedisConnection::Impl {
     }
     ssl = SSL_new(ctx);
     SSL_set_fd(ssl, fd);
-    const std::string& host = options.url.host;
+    const std::string& host =
+        options.tls_server_name.empty() ? options.url.host : options.tls_server_name;
     if (is_ip_literal(host)) {
       // An address is checked against the certificate's IP SANs; SNI
       // carries names only (RFC 6066).

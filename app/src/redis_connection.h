@@ -23,6 +23,10 @@ struct RedisOptions {
   std::string password;
   // PEM CA bundle to verify the server with; empty: the system store.
   std::string ca_file;
+  // The name the server's certificate must carry, and the SNI; empty: the
+  // URL's host. For a URL through an alias (a Service in front of fixed
+  // addresses) that no certificate names.
+  std::string tls_server_name;
   std::chrono::milliseconds timeout{2000};
 };
 

@@ -27,6 +27,10 @@ refused "spec.redis.addresses must list at least one IP" '{image: app, redis: {m
 refused 'spec.image: Required value' '{replicas: 1}'
 refused "needs spec.ingress.alb.certificateArn or spec.ingress.tlsSecretName" \
   '{image: app, ingress: {enabled: true, className: alb, host: app.example.com}}'
+refused "spec.redis.tlsServerName is required when spec.redis.mode is Endpoints and spec.redis.tls is true" \
+  '{image: app, redis: {mode: Endpoints, addresses: [10.0.0.1], tls: true}}'
+refused "spec.redis.tlsServerName needs spec.redis.tls: true" \
+  '{image: app, redis: {mode: External, host: r.example, tlsServerName: r.example}}'
 
 # And a good one passes, with the defaults filled in by the server.
 out="$(kubectl apply --dry-run=server -n "$NS" -o jsonpath='{.spec.replicas} {.spec.probe.path} {.spec.redis.mode}' -f - <<'YAML'
@@ -38,3 +42,10 @@ YAML
 )"
 [[ "$out" == "2 /?q=healthz Local" ]] || fail "defaults not applied: $out"
 pass "a minimal object is accepted with defaults: $out"
+kubectl apply --dry-run=server -n "$NS" -f - >/dev/null <<'YAML' || fail "Endpoints with TLS and a server name refused"
+apiVersion: sreracha.io/v1alpha1
+kind: Sreracha
+metadata: {name: tls-endpoints}
+spec: {image: app, redis: {mode: Endpoints, addresses: [10.0.0.1], tls: true, tlsServerName: redis.internal}}
+YAML
+pass "Endpoints with TLS and tlsServerName is accepted"

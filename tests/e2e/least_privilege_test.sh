@@ -91,7 +91,7 @@ pass "refused: delete namespaces, create clusterrolebindings, list secrets in ku
 for granted in "list srerachas.sreracha.io -A" "watch srerachas.sreracha.io -A" "patch srerachas.sreracha.io --subresource=status -A" \
   "list deployments.apps -A" "get deployments.apps -A" "get services -A" "create deployments.apps -A" "patch deployments.apps -A" "delete deployments.apps -A" \
   "watch services -A" "patch endpointslices.discovery.k8s.io -A" "patch networkpolicies.networking.k8s.io -A" \
-  "patch ingresses.networking.k8s.io -A" "delete poddisruptionbudgets.policy -A" \
+  "patch ingresses.networking.k8s.io -A" "delete poddisruptionbudgets.policy -A" "patch persistentvolumeclaims -A" \
   "list pods -A" "patch pods -A" "delete pods -A" "get secrets -n $NS" "get ingressclasses.networking.k8s.io" \
   "create events -n $NS" "patch events -n $NS" "get leases.coordination.k8s.io -n $SYSTEM_NS" \
   "create leases.coordination.k8s.io -n $SYSTEM_NS" "update leases.coordination.k8s.io -n $SYSTEM_NS"; do

@@ -52,7 +52,7 @@ TEST_F(KubeClient, ConfigMapCrud) {
   auto created = admin().create(res::configmaps, ns(), configmap("crud", {{"k", "v1"}}));
   EXPECT_EQ(created["data"]["k"], "v1");
   // The User-Agent names the field manager of a plain create.
-  EXPECT_EQ(created["metadata"]["managedFields"][0]["manager"], "sreracha-operator");
+  EXPECT_EQ(created["metadata"]["managedFields"][0]["manager"], "kube-it");
 
   EXPECT_TRUE(thrown<kube::ApiError>([&] {
                 admin().create(res::configmaps, ns(), configmap("crud"));
@@ -99,7 +99,7 @@ TEST_F(KubeClient, ServerSideApplyTwiceChangesNothing) {
   const auto second = admin().apply(res::configmaps, ns(), "ssa", body);
   EXPECT_EQ(rv(second), rv(first));  // no change, no write
   const auto& managed = second["metadata"]["managedFields"][0];
-  EXPECT_EQ(managed["manager"], "sreracha-operator");
+  EXPECT_EQ(managed["manager"], "kube-it");
   EXPECT_EQ(managed["operation"], "Apply");
 
   const auto changed = admin().apply(res::configmaps, ns(), "ssa", configmap("ssa", {{"a", "2"}}));

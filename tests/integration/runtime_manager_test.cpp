@@ -50,6 +50,7 @@ int fixture_main(int argc, char** argv) {
   kube::Client client(admin_config(), client_options);
 
   runtime::ManagerOptions options;
+  options.name = "rt-operator";  // the events' source, the Lease "rt-operator-leader"
   options.namespace_ = flags["--namespace"];
   options.metrics_bind_address = "127.0.0.1:0";
   options.health_probe_bind_address = "127.0.0.1:0";
@@ -98,7 +99,7 @@ class Operator {
   std::string metrics() const { return http_get(metrics_address_, "/metrics").body; }
   // 1 leading, 0 standby, -1 no answer.
   double master_status() const {
-    return metric(metrics(), "leader_election_master_status{name=\"sreracha-operator-leader\"}");
+    return metric(metrics(), "leader_election_master_status{name=\"rt-operator-leader\"}");
   }
   bool ready() const { return http_get(health_address_, "/readyz").status == 200; }
 
@@ -146,6 +147,7 @@ class RuntimeManager : public ::testing::Test {
 
 TEST_F(RuntimeManager, WiresOwnedAndMappedChangesToTheReconcilerAndServesEndpoints) {
   runtime::ManagerOptions options;
+  options.name = "rt-operator";  // the events' source, the Lease "rt-operator-leader"
   options.namespace_ = ns_.name();
   options.metrics_bind_address = "127.0.0.1:0";
   options.health_probe_bind_address = "127.0.0.1:0";
@@ -227,7 +229,7 @@ TEST_F(RuntimeManager, WiresOwnedAndMappedChangesToTheReconcilerAndServesEndpoin
   ASSERT_EQ(by_message.size(), 2u) << events.dump(2);
   EXPECT_EQ(by_message["same message"]["count"], 2);
   EXPECT_EQ(by_message["same message"]["type"], "Normal");
-  EXPECT_EQ(by_message["same message"]["source"]["component"], "sreracha-operator");
+  EXPECT_EQ(by_message["same message"]["source"]["component"], "rt-operator");
   EXPECT_EQ(by_message["same message"]["involvedObject"]["kind"], "ConfigMap");
   EXPECT_EQ(by_message["same message"]["involvedObject"]["uid"], parent["metadata"]["uid"]);
   EXPECT_EQ(by_message["another message"]["count"], 1);
@@ -259,6 +261,7 @@ TEST_F(RuntimeManager, WiresOwnedAndMappedChangesToTheReconcilerAndServesEndpoin
 
 TEST_F(RuntimeManager, ReadyzWaitsForEveryInformer) {
   runtime::ManagerOptions options;
+  options.name = "rt-operator";  // the events' source, the Lease "rt-operator-leader"
   options.namespace_ = ns_.name();
   options.metrics_bind_address = "0";  // disabled
   options.health_probe_bind_address = "127.0.0.1:0";
@@ -364,7 +367,7 @@ TEST_F(RuntimeManager, OperatorProcessesElectOneLeaderAndTakeOverOnKillAndSigter
   Operator second(ns, "op-2", dir);
   auto holder = [&]() -> std::string {
     try {
-      auto lease = client_.get(res::leases, ns, "sreracha-operator-leader");
+      auto lease = client_.get(res::leases, ns, "rt-operator-leader");
       return lease["spec"].value("holderIdentity", "");
     } catch (const kube::ApiError&) {
       return {};

@@ -75,6 +75,20 @@ TEST_F(AppRedisTls, ANameTheCertificateDoesNotCarryIsRefused) {
   EXPECT_FALSE(count_in(http_get(app.port(), "/?q=1").body));
 }
 
+// The URL names an address (or an alias) the certificate does not carry;
+// the server name given apart is what is verified.
+TEST_F(AppRedisTls, AServerNameGivenApartIsTheOneVerified) {
+  App app(dir_.path(), "app-server-name", {"--redis-url", url("127.0.0.1")},
+          {{"REDIS_CA", dir_.file("ca.pem")}, {"REDIS_TLS_SERVER_NAME", "localhost"}});
+  ASSERT_NE(app.port(), 0);
+  ASSERT_TRUE(app.wait_for_log("\"msg\":\"connected to redis\"", 5s)) << app.logs();
+
+  App wrong(dir_.path(), "app-wrong-name", {"--redis-url", url("localhost")},
+            {{"REDIS_CA", dir_.file("ca.pem")}, {"REDIS_TLS_SERVER_NAME", "redis.example"}});
+  ASSERT_NE(wrong.port(), 0);
+  ASSERT_TRUE(wrong.wait_for_log("certificate verification failed", 5s)) << wrong.logs();
+}
+
 TEST_F(AppRedisTls, APeerThatHangsUpMidHandshakeDoesNotKillTheApp) {
   // openssl s_server with nothing on stdin accepts one connection and hangs
   // up in the middle of the handshake: OpenSSL then writes to a closed
@@ -98,19 +112,26 @@ TEST_F(AppRedisTls, APeerThatHangsUpMidHandshakeDoesNotKillTheApp) {
 }
 
 // What openssl s_server -tlsextdebug saw of the server name (SNI) the app
-// sent to an endpoint given as `host`: the extension's hex dump, or "".
-std::string sni_seen_by_peer(const TempDir& dir, const std::string& host) {
+// sent to an endpoint given as `host` (and `server_name`, if any): the
+// extension's hex dump, or "".
+std::string sni_seen_by_peer(const TempDir& dir, const std::string& host,
+                             const std::string& server_name = "") {
   std::uint16_t port = free_port();
-  std::string log = dir.file("sni-" + host + ".log");
+  std::string log = dir.file("sni-" + host + "-" + server_name + ".log");
   // -www: answers by itself, so it does not hang up when stdin is empty.
   Process peer({"/usr/bin/openssl", "s_server", "-accept", "127.0.0.1:" + std::to_string(port),
                 "-cert", dir.file("server.pem"), "-key", dir.file("server.key"), "-www",
                 "-tlsextdebug", "-naccept", "1"},
                log, log);
   EXPECT_TRUE(wait_until([&] { return read_file(log).find("ACCEPT") != std::string::npos; }, 5s));
-  App app(dir.path(), "sni-app-" + host,
-          {"--redis-url", "rediss://" + host + ":" + std::to_string(port), "--redis-ca",
-           dir.file("ca.pem"), "--redis-timeout", "0.5"});
+  std::vector<std::string> args = {
+      "--redis-url",     "rediss://" + host + ":" + std::to_string(port),
+      "--redis-ca",      dir.file("ca.pem"),
+      "--redis-timeout", "0.5"};
+  if (!server_name.empty()) {
+    args.insert(args.end(), {"--redis-tls-server-name", server_name});
+  }
+  App app(dir.path(), "sni-app-" + host + server_name, args);
   EXPECT_TRUE(
       wait_until([&] { return read_file(log).find("EC point formats") != std::string::npos; }, 5s))
       << read_file(log);
@@ -124,6 +145,8 @@ TEST_F(AppRedisTls, SniIsTheUrlsHostNameAndNoneForAnAddress) {
   std::string by_name = sni_seen_by_peer(dir_, "localhost");
   EXPECT_NE(by_name.find(".localhost"), std::string::npos) << by_name;
   EXPECT_EQ(sni_seen_by_peer(dir_, "127.0.0.1"), "") << "an IP address is not a server name";
+  EXPECT_NE(sni_seen_by_peer(dir_, "127.0.0.1", "localhost").find(".localhost"), std::string::npos)
+      << "a server name given apart is sent";
 }
 
 }  // namespace

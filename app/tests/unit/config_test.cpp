@@ -14,9 +14,10 @@ using test_support::ScopedEnv;
 
 // Every variable the app reads, cleared so the machine's own cannot leak in.
 void clear_app_env(ScopedEnv& env) {
-  for (const char* name : {"LISTEN", "REDIS_URL", "REDIS_AUTH", "REDIS_CA", "REDIS_KEY",
-                           "REDIS_TIMEOUT", "SRERACHA_EXIT_AFTER", "SRERACHA_EXIT_AFTER_JITTER",
-                           "SRERACHA_SHUTDOWN_TIMEOUT", "LOG_LEVEL", "SRERACHA_ACCESS_LOG"}) {
+  for (const char* name :
+       {"LISTEN", "REDIS_URL", "REDIS_AUTH", "REDIS_CA", "REDIS_KEY", "REDIS_TLS_SERVER_NAME",
+        "REDIS_TIMEOUT", "SRERACHA_EXIT_AFTER", "SRERACHA_EXIT_AFTER_JITTER",
+        "SRERACHA_SHUTDOWN_TIMEOUT", "LOG_LEVEL", "SRERACHA_ACCESS_LOG"}) {
     env.unset(name);
   }
 }
@@ -57,6 +58,7 @@ TEST(AppConfig, EnvironmentIsReadWhenNoFlagIsGiven) {
   env.set("LISTEN", "127.0.0.1:8080");
   env.set("REDIS_URL", "rediss://cache.example:6380/1");
   env.set("REDIS_AUTH", "from-env");
+  env.set("REDIS_TLS_SERVER_NAME", "redis.internal");
   env.set("SRERACHA_EXIT_AFTER", "30");
   env.set("SRERACHA_EXIT_AFTER_JITTER", "5");
   env.set("LOG_LEVEL", "debug");
@@ -68,6 +70,7 @@ TEST(AppConfig, EnvironmentIsReadWhenNoFlagIsGiven) {
   EXPECT_TRUE(c.redis_url.tls);
   EXPECT_EQ(c.redis_url.host, "cache.example");
   EXPECT_EQ(c.redis_auth, "from-env");
+  EXPECT_EQ(c.redis_tls_server_name, "redis.internal");
   EXPECT_EQ(c.exit_after_seconds, 30);
   EXPECT_EQ(c.exit_after_jitter_seconds, 5);
   EXPECT_EQ(c.log_level, log::Level::kDebug);
@@ -80,6 +83,7 @@ TEST(AppConfig, FlagsWinOverTheEnvironment) {
   env.set("LISTEN", "127.0.0.1:8080");
   env.set("REDIS_URL", "redis://from-env");
   env.set("REDIS_AUTH", "from-env");
+  env.set("REDIS_TLS_SERVER_NAME", "redis.internal");
   env.set("SRERACHA_EXIT_AFTER", "30");
   Parsed p = parse({"--listen", "127.0.0.1:9090", "--redis-url", "redis://from-flag:7000",
                     "--redis-auth", "from-flag", "--exit-after", "0"});

@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cmd/version.h"
 #include "kube/client.h"
 #include "runtime/builder.h"
 #include "runtime/logging.h"
@@ -20,9 +21,12 @@
 #include "sreracha/render.h"
 #include "sreracha/spec.h"
 #include "sreracha/yaml.h"
-#include "version.h"
 
 namespace {
+
+// Who the operator is to the API server: server-side apply's field manager,
+// the User-Agent, the events' source and the default Lease name.
+constexpr const char* kOperatorName = "sreracha-operator";
 
 // The label every child carries; owned kinds are watched only where it is
 // set, so the caches grow with what the operator owns, not with the cluster.
@@ -72,6 +76,7 @@ int main(int argc, char** argv) {
   app.add_flag("--leader-elect", manager_options.leader_elect,
                "Elect a leader with a Lease so only one replica reconciles")
       ->capture_default_str();
+  manager_options.leader_election_id = std::string(kOperatorName) + "-leader";
   app.add_option("--leader-election-id", manager_options.leader_election_id,
                  "Name of the leader election Lease")
       ->capture_default_str();
@@ -123,11 +128,14 @@ int main(int argc, char** argv) {
     auto metrics = std::make_shared<runtime::MetricsRegistry>();
     runtime::register_process_metrics(*metrics);
     client_options.on_request = runtime::request_metrics_hook(*metrics);
+    client_options.user_agent = std::string(kOperatorName) + "/" + sreracha::version();
+    client_options.field_manager = kOperatorName;
     kube::Client client(kube::load_config(load), client_options);
-    spdlog::info("sreracha-operator {} connecting to {}", sreracha::version(),
+    spdlog::info("{} {} connecting to {}", kOperatorName, sreracha::version(),
                  client.config().server);
 
     manager_options.metrics_registry = metrics;
+    manager_options.name = kOperatorName;
     runtime::Manager manager(client, manager_options);
     sreracha::Caches caches;
     caches.srerachas = &manager.informer(sreracha::kSrerachas);
@@ -139,10 +147,14 @@ int main(int argc, char** argv) {
     caches.poddisruptionbudgets =
         &manager.informer(kube::resources::poddisruptionbudgets, kManagedBySelector);
     caches.ingresses = &manager.informer(kube::resources::ingresses, kManagedBySelector);
+    caches.persistentvolumeclaims =
+        &manager.informer(kube::resources::persistentvolumeclaims, kManagedBySelector);
     caches.pods = &manager.informer(kube::resources::pods, kManagedBySelector);
 
-    auto reconciler =
-        std::make_shared<sreracha::Reconciler>(client, caches, manager.events(), *metrics);
+    sreracha::ReconcilerOptions reconciler_options;
+    reconciler_options.field_manager = kOperatorName;
+    auto reconciler = std::make_shared<sreracha::Reconciler>(client, caches, manager.events(),
+                                                             *metrics, reconciler_options);
     runtime::ControllerBuilder(manager, "sreracha")
         .for_kind(sreracha::kSrerachas)
         .owns(kube::resources::deployments, kManagedBySelector)
@@ -151,6 +163,7 @@ int main(int argc, char** argv) {
         .owns(kube::resources::networkpolicies, kManagedBySelector)
         .owns(kube::resources::poddisruptionbudgets, kManagedBySelector)
         .owns(kube::resources::ingresses, kManagedBySelector)
+        .owns(kube::resources::persistentvolumeclaims, kManagedBySelector)
         .watches(kube::resources::pods, kManagedBySelector, sreracha::pod_owner_requests)
         .with_reconciler(reconciler);
     return manager.run();

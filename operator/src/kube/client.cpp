@@ -3,8 +3,8 @@
 #include <openssl/ssl.h>
 
 #include <algorithm>
+#include <cerrno>  // program_invocation_short_name
 #include <map>
-#include <mutex>
 #include <random>
 #include <thread>
 
@@ -15,10 +15,10 @@
 #include "kube/backoff.h"
 #include "kube/credentials.h"
 #include "kube/io.h"
+#include "kube/mutex.h"
 #include "kube/paths.h"
 #include "kube/rate_limiter.h"
 #include "kube/watch_decoder.h"
-#include "version.h"
 
 namespace kube {
 
@@ -136,9 +136,10 @@ struct Client::Impl {
         credentials(config),
         limiter(options.qps, options.burst),
         connections(std::make_shared<std::atomic<std::uint64_t>>(0)) {
-    if (options.user_agent.empty()) {
-      options.user_agent = std::string("sreracha-operator/") + sreracha::version();
-    }
+    // The program's name, as client-go's default User-Agent starts; the
+    // operator's own name and version come from its main() through options.
+    if (options.user_agent.empty()) options.user_agent = program_invocation_short_name;
+    if (options.field_manager.empty()) options.field_manager = program_invocation_short_name;
     if (config.server.empty()) throw ConfigError(config.source + ": no server address");
     try {
       server_uri = web::uri(config.server);
@@ -162,7 +163,7 @@ struct Client::Impl {
       throw ConfigError(config.source +
                         ": CA, client certificate or key is not valid PEM: " + e.what());
     }
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     tls = std::move(material);
     clients.clear();  // new connections, new certificate; in-flight calls keep theirs
   }
@@ -171,7 +172,7 @@ struct Client::Impl {
   // because cpprestsdk fixes the timeout per client; reusing it is what makes
   // cpprestsdk pool connections (keep-alive).
   std::shared_ptr<http_client> client_for(std::chrono::seconds timeout) {
-    std::lock_guard lock(mu);
+    MutexLock lock(mu);
     if (auto it = clients.find(timeout.count()); it != clients.end()) return it->second;
     // Callers that vary watch timeouts must not grow this forever; dropping
     // an entry only drops its idle pooled connections (calls in flight hold
@@ -205,7 +206,7 @@ struct Client::Impl {
       auto [cert, key] = credentials.exec_client_certificate();
       bool changed = false;
       {
-        std::lock_guard lock(mu);
+        MutexLock lock(mu);
         changed = !cert.empty() && (cert != tls->cert_pem || key != tls->key_pem);
       }
       if (changed) set_tls(cert, key);
@@ -338,9 +339,9 @@ struct Client::Impl {
   std::string host;
   std::shared_ptr<std::atomic<std::uint64_t>> connections;
 
-  std::mutex mu;
-  std::shared_ptr<const TlsMaterial> tls;                     // REQUIRES: mu held
-  std::map<long long, std::shared_ptr<http_client>> clients;  // REQUIRES: mu held; by timeout
+  Mutex mu;
+  std::shared_ptr<const TlsMaterial> tls GUARDED_BY(mu);
+  std::map<long long, std::shared_ptr<http_client>> clients GUARDED_BY(mu);  // by timeout
 };
 
 void set_io_threads(std::size_t threads) {
@@ -450,8 +451,10 @@ json Client::apply(const Resource& r, std::string_view ns, std::string_view name
                    const json& object, const ApplyOptions& options, std::string_view subresource,
                    const Context& ctx) {
   impl_->require_namespace(r, ns, "apply", name);
-  const auto query = query_string(
-      {{"fieldManager", options.field_manager}, {"force", options.force ? "true" : ""}});
+  const auto& manager =
+      options.field_manager.empty() ? impl_->options.field_manager : options.field_manager;
+  const auto query =
+      query_string({{"fieldManager", manager}, {"force", options.force ? "true" : ""}});
   // JSON is YAML, so the object goes as is under the apply content type.
   Call call{http::methods::PATCH,
             "apply",

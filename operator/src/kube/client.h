@@ -36,7 +36,10 @@ struct ClientOptions {
   int max_retries = 5;                       // idempotent calls only: connection errors, 429, 5xx
   std::chrono::seconds max_retry_after{10};  // the longest Retry-After honoured (BackoffPolicy)
   std::chrono::seconds request_timeout{30};  // every non-watch request
-  std::string user_agent;                    // default "sreracha-operator/<version>"
+  // Who calls, as the API server's audit log and managedFields show it.
+  // Defaults: the program's name, as client-go defaults to os.Args[0].
+  std::string user_agent;
+  std::string field_manager;                           // for apply() whose ApplyOptions name none
   std::function<void(const RequestInfo&)> on_request;  // optional
 };
 

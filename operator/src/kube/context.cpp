@@ -3,25 +3,25 @@
 #include <algorithm>
 #include <condition_variable>
 #include <map>
-#include <mutex>
 #include <string>
 
 #include "kube/errors.h"
+#include "kube/mutex.h"
 
 namespace kube {
 
 struct CancelToken::State {
-  std::mutex mu;
-  std::condition_variable changed;                           // notified by cancel()
-  bool cancelled = false;                                    // REQUIRES: mu held
-  std::uint64_t next_id = 1;                                 // REQUIRES: mu held
-  std::map<std::uint64_t, std::function<void()>> callbacks;  // REQUIRES: mu held
+  Mutex mu;
+  std::condition_variable changed;  // notified by cancel()
+  bool cancelled GUARDED_BY(mu) = false;
+  std::uint64_t next_id GUARDED_BY(mu) = 1;
+  std::map<std::uint64_t, std::function<void()>> callbacks GUARDED_BY(mu);
 };
 
 CancelToken::CancelToken() : state_(std::make_shared<State>()) {}
 
 void CancelToken::cancel() noexcept {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   if (state_->cancelled) return;
   state_->cancelled = true;
   for (auto& [id, callback] : state_->callbacks) {
@@ -35,13 +35,14 @@ void CancelToken::cancel() noexcept {
 }
 
 bool CancelToken::cancelled() const noexcept {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   return state_->cancelled;
 }
 
 bool CancelToken::wait_until(std::chrono::steady_clock::time_point until) const {
-  std::unique_lock lock(state_->mu);
-  return !state_->changed.wait_until(lock, until, [this] { return state_->cancelled; });
+  MutexLock lock(state_->mu);
+  return !state_->changed.wait_until(lock.native(), until,
+                                     [this]() REQUIRES(state_->mu) { return state_->cancelled; });
 }
 
 void CancelToken::on_cancel(std::function<void()> callback) const {
@@ -49,7 +50,7 @@ void CancelToken::on_cancel(std::function<void()> callback) const {
 }
 
 std::uint64_t CancelToken::add_callback(std::function<void()> callback) const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   if (state_->cancelled) {
     callback();
     return 0;
@@ -60,7 +61,7 @@ std::uint64_t CancelToken::add_callback(std::function<void()> callback) const {
 }
 
 void CancelToken::remove_callback(std::uint64_t id) const {
-  std::lock_guard lock(state_->mu);
+  MutexLock lock(state_->mu);
   state_->callbacks.erase(id);
 }
 

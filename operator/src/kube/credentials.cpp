@@ -291,18 +291,18 @@ void Credentials::refresh(const Context& ctx, Clock::time_point now) {
 
 std::string Credentials::authorization(const Context& ctx, Clock::time_point now) {
   if (!exec_ && token_file_.empty() && static_token_.empty()) return {};
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   refresh(ctx, now);
   return token_.empty() ? std::string() : "Bearer " + token_;
 }
 
 std::pair<std::string, std::string> Credentials::exec_client_certificate() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return {cert_pem_, key_pem_};
 }
 
 bool Credentials::invalidate() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   cached_ = false;
   return exec_.has_value() || !token_file_.empty();
 }

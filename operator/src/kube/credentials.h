@@ -4,13 +4,13 @@
 #pragma once
 
 #include <chrono>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include "kube/config.h"
 #include "kube/context.h"
+#include "kube/mutex.h"
 
 namespace kube {
 
@@ -69,17 +69,18 @@ class Credentials {
   bool invalidate();
 
  private:
-  void refresh(const Context& ctx, Clock::time_point now);  // REQUIRES: mu_ held
+  void refresh(const Context& ctx, Clock::time_point now) REQUIRES(mu_);
 
   const std::string static_token_;
   const std::string token_file_;
   const std::optional<ExecConfig> exec_;
 
-  std::mutex mu_;
-  bool cached_ = false;  // REQUIRES: mu_ held (all below)
-  std::string token_;
-  std::string cert_pem_, key_pem_;
-  Clock::time_point valid_until_;
+  Mutex mu_;
+  bool cached_ GUARDED_BY(mu_) = false;
+  std::string token_ GUARDED_BY(mu_);
+  std::string cert_pem_ GUARDED_BY(mu_);
+  std::string key_pem_ GUARDED_BY(mu_);
+  Clock::time_point valid_until_ GUARDED_BY(mu_);
 };
 
 }  // namespace kube

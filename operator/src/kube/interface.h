@@ -31,6 +31,7 @@ using json = nlohmann::json;
 // Well-known resources the operator and its tests use.
 namespace resources {
 extern const Resource configmaps, secrets, pods, services, events, namespaces, serviceaccounts;
+extern const Resource persistentvolumeclaims;
 extern const Resource deployments, replicasets;
 extern const Resource endpointslices, networkpolicies, poddisruptionbudgets, ingresses;
 extern const Resource leases;
@@ -45,7 +46,7 @@ struct ListOptions {
 };
 
 struct ApplyOptions {
-  std::string field_manager = "sreracha-operator";
+  std::string field_manager;  // empty: the client's (ClientOptions::field_manager)
   bool force = true;
 };
 

@@ -4,7 +4,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -14,6 +13,8 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include "kube/mutex.h"
 
 namespace kube::io {
 
@@ -73,7 +74,7 @@ class Driver {
 
   ~Driver() {
     {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       stop_ = true;
     }
     background_cv_.notify_all();
@@ -81,7 +82,12 @@ class Driver {
     nudge();
     watchdog_.join();
     rescue_active = false;
-    for (auto& rescuer : rescuers_) rescuer.thread.join();
+    std::vector<Rescuer> rescuers;
+    {
+      MutexLock lock(mu_);  // the watchdog is gone, but rescuers_ is still under mu_
+      rescuers.swap(rescuers_);
+    }
+    for (auto& rescuer : rescuers) rescuer.thread.join();
     background_.join();
     // Run what is still queued (the wake-up of the last wait, at least): a
     // pplx task posted and never run is never freed.
@@ -94,7 +100,7 @@ class Driver {
     // Runs as a handler once the task is done, whoever finished it: running
     // makes the driver's run_one_for() return, and a follower hears the cv.
     subscribe([this] {
-      std::lock_guard lock(mu_);
+      MutexLock lock(mu_);
       if (followers_ > 0) followers_cv_.notify_all();
     });
     if (this_thread_drives) {
@@ -102,11 +108,11 @@ class Driver {
       run_until(done);
       return;
     }
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     bool following = false;
     while (!done()) {
       if (!driving_) {
-        drive(lock, done);
+        drive(done);
         break;
       }
       if (!following) {
@@ -115,7 +121,7 @@ class Driver {
         if (background_driving_) nudge();  // make it give way
         continue;
       }
-      followers_cv_.wait(lock);
+      followers_cv_.wait(lock.native());
     }
     if (following && --followers_ == 0 && !driving_ && background_waits_for_release_) {
       background_cv_.notify_all();  // it waited for the followers, which are gone
@@ -133,18 +139,19 @@ class Driver {
         background_([this] { run_background(); }),
         watchdog_([this] { run_watchdog(); }) {}
 
-  // Runs the io_service until done(); `lock` is held on entry and exit.
-  void drive(std::unique_lock<std::mutex>& lock, const std::function<bool()>& done) {
+  // Runs the io_service until done(); mu_ is held on entry and exit, not
+  // while it runs.
+  void drive(const std::function<bool()>& done) REQUIRES(mu_) {
     driving_ = true;
     this_thread_drives = true;
-    lock.unlock();
-    run_until(done);
-    lock.lock();
+    {
+      MutexUnlock unlock(mu_);
+      run_until(done);
+    }
     release();
   }
 
-  // REQUIRES: mu_ held.
-  void release() {
+  void release() REQUIRES(mu_) {
     driving_ = false;
     this_thread_drives = false;
     released_at_ = Clock::now();
@@ -154,16 +161,16 @@ class Driver {
   }
 
   void run_background() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     while (!stop_) {
       if (driving_ || followers_ > 0) {
         background_waits_for_release_ = true;
-        background_cv_.wait(lock);
+        background_cv_.wait(lock.native());
         background_waits_for_release_ = false;
         continue;
       }
       if (const auto until = released_at_ + kQuiet; Clock::now() < until) {
-        background_cv_.wait_until(lock, until);
+        background_cv_.wait_until(lock.native(), until);
         continue;
       }
       driving_ = true;
@@ -178,33 +185,33 @@ class Driver {
     }
   }
 
-  bool should_give_way() {
-    std::lock_guard lock(mu_);
+  bool should_give_way() EXCLUDES(mu_) {
+    MutexLock lock(mu_);
     return stop_ || followers_ > 0;
   }
 
   // Posts heartbeats; starts a rescuer when one is not run in time, and ends
   // the rescue once a thread other than a rescuer runs one again.
   void run_watchdog() {
-    std::unique_lock lock(mu_);
+    MutexLock lock(mu_);
     std::uint64_t posted = 0;
     bool warned_at_limit = false;
     while (!stop_) {
       const auto beat = ++posted;
       boost::asio::post(service(), [this, beat] {
-        std::lock_guard beat_lock(mu_);
+        MutexLock beat_lock(mu_);
         beat_ran_ = beat;
         beat_ran_on_rescuer_ = this_thread_rescues;
         watchdog_cv_.notify_all();
       });
-      const bool ran =
-          watchdog_cv_.wait_for(lock, kStall, [&] { return stop_ || beat_ran_ >= beat; });
+      const bool ran = watchdog_cv_.wait_for(
+          lock.native(), kStall, [&]() REQUIRES(mu_) { return stop_ || beat_ran_ >= beat; });
       if (stop_) break;
       join_finished_rescuers();
       if (ran && !beat_ran_on_rescuer_) {
         rescue_active = false;  // the drivers run handlers again: rescuers stop
         warned_at_limit = false;
-        watchdog_cv_.wait_for(lock, kBeatPeriod, [this] { return stop_; });
+        watchdog_cv_.wait_for(lock.native(), kBeatPeriod, [this]() REQUIRES(mu_) { return stop_; });
         continue;
       }
       if (ran) continue;  // only a rescuer ran it: the stuck handler may still be stuck
@@ -220,8 +227,7 @@ class Driver {
     }
   }
 
-  // REQUIRES: mu_ held.
-  void start_rescuer() {
+  void start_rescuer() REQUIRES(mu_) {
     rescue_active = true;
     rescue_count.fetch_add(1);
     auto finished = std::make_shared<std::atomic<bool>>(false);
@@ -236,8 +242,7 @@ class Driver {
                          finished});
   }
 
-  // REQUIRES: mu_ held.
-  void join_finished_rescuers() {
+  void join_finished_rescuers() REQUIRES(mu_) {
     std::erase_if(rescuers_, [](Rescuer& rescuer) {
       if (!rescuer.finished->load()) return false;
       rescuer.thread.join();
@@ -245,19 +250,19 @@ class Driver {
     });
   }
 
-  std::mutex mu_;
-  std::condition_variable followers_cv_;       // the role is free, or a task is done
-  std::condition_variable background_cv_;      // the role is free, or stop
-  std::condition_variable watchdog_cv_;        // a heartbeat ran, or stop
-  bool driving_ = false;                       // REQUIRES: mu_ held
-  bool background_driving_ = false;            // REQUIRES: mu_ held
-  bool background_waits_for_release_ = false;  // REQUIRES: mu_ held
-  int followers_ = 0;                          // REQUIRES: mu_ held; waiting while others drive
-  bool stop_ = false;                          // REQUIRES: mu_ held
-  Clock::time_point released_at_{};            // REQUIRES: mu_ held
-  std::uint64_t beat_ran_ = 0;                 // REQUIRES: mu_ held; the last heartbeat run
-  bool beat_ran_on_rescuer_ = false;           // REQUIRES: mu_ held
-  std::vector<Rescuer> rescuers_;              // REQUIRES: mu_ held; only the watchdog's thread
+  Mutex mu_;
+  std::condition_variable followers_cv_;   // the role is free, or a task is done
+  std::condition_variable background_cv_;  // the role is free, or stop
+  std::condition_variable watchdog_cv_;    // a heartbeat ran, or stop
+  bool driving_ GUARDED_BY(mu_) = false;
+  bool background_driving_ GUARDED_BY(mu_) = false;
+  bool background_waits_for_release_ GUARDED_BY(mu_) = false;
+  int followers_ GUARDED_BY(mu_) = 0;  // waiting while others drive
+  bool stop_ GUARDED_BY(mu_) = false;
+  Clock::time_point released_at_ GUARDED_BY(mu_) = {};
+  std::uint64_t beat_ran_ GUARDED_BY(mu_) = 0;  // the last heartbeat run
+  bool beat_ran_on_rescuer_ GUARDED_BY(mu_) = false;
+  std::vector<Rescuer> rescuers_ GUARDED_BY(mu_);  // only the watchdog's thread
   // Without pool threads nothing else keeps the io_service from running out
   // of work, and run_one_for() would return at once instead of waiting.
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;

@@ -11,7 +11,7 @@ TokenBucket::TokenBucket(double qps, int burst, Clock::time_point now)
 
 std::chrono::nanoseconds TokenBucket::reserve(Clock::time_point now) {
   if (qps_ <= 0) return std::chrono::nanoseconds::zero();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (now > updated_) {
     const std::chrono::duration<double> elapsed = now - updated_;
     tokens_ = std::min(burst_, tokens_ + elapsed.count() * qps_);
@@ -32,7 +32,7 @@ void TokenBucket::acquire(const Context& ctx, std::string_view what) {
   } catch (const Cancelled&) {
     // Unused, the slot goes back: later callers reserved theirs behind it
     // and may now wait a little longer than needed, never less.
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     tokens_ = std::min(burst_, tokens_ + 1);
     throw;
   }

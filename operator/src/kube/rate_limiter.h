@@ -3,10 +3,10 @@
 #pragma once
 
 #include <chrono>
-#include <mutex>
 #include <string_view>
 
 #include "kube/context.h"
+#include "kube/mutex.h"
 
 namespace kube {
 
@@ -36,9 +36,9 @@ class TokenBucket {
  private:
   const double qps_;
   const double burst_;
-  std::mutex mu_;
-  double tokens_;              // REQUIRES: mu_ held
-  Clock::time_point updated_;  // REQUIRES: mu_ held; when tokens_ was computed
+  Mutex mu_;
+  double tokens_ GUARDED_BY(mu_);
+  Clock::time_point updated_ GUARDED_BY(mu_);  // when tokens_ was computed
 };
 
 }  // namespace kube

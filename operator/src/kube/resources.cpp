@@ -14,6 +14,7 @@ const Resource services{"", "v1", "services"};
 const Resource events{"", "v1", "events"};
 const Resource namespaces{"", "v1", "namespaces", false};
 const Resource serviceaccounts{"", "v1", "serviceaccounts"};
+const Resource persistentvolumeclaims{"", "v1", "persistentvolumeclaims"};
 const Resource deployments{"apps", "v1", "deployments"};
 const Resource replicasets{"apps", "v1", "replicasets"};
 const Resource endpointslices{"discovery.k8s.io", "v1", "endpointslices"};

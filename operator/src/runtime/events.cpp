@@ -1,5 +1,7 @@
 #include "runtime/events.h"
 
+#include <cerrno>  // program_invocation_short_name
+
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
@@ -7,8 +9,15 @@
 
 namespace runtime {
 
+namespace {
+EventRecorderOptions with_defaults(EventRecorderOptions options) {
+  if (options.component.empty()) options.component = program_invocation_short_name;
+  return options;
+}
+}  // namespace
+
 EventRecorder::EventRecorder(kube::Interface& client, EventRecorderOptions options)
-    : client_(client), options_(std::move(options)), thread_([this] { run(); }) {}
+    : client_(client), options_(with_defaults(std::move(options))), thread_([this] { run(); }) {}
 
 EventRecorder::~EventRecorder() { stop(std::chrono::seconds(5)); }
 
@@ -17,7 +26,7 @@ void EventRecorder::stop(std::chrono::milliseconds timeout) {
   flush(timeout);
   std::size_t dropped = 0;
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     stopping_ = true;
     dropped = queue_.size();
     queue_.clear();
@@ -41,7 +50,7 @@ void EventRecorder::event(const nlohmann::json& involved_object, std::string typ
                     std::move(type),
                     std::move(reason),
                     std::move(message)};
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     if (stopping_) return;
     if (queue_.size() >= options_.max_queued) {
       spdlog::warn("event queue full; dropping event {} {}: {}", pending.type, pending.reason,
@@ -56,14 +65,15 @@ void EventRecorder::event(const nlohmann::json& involved_object, std::string typ
 }
 
 bool EventRecorder::flush(std::chrono::milliseconds timeout) {
-  std::unique_lock lock(mu_);
-  return changed_.wait_for(lock, timeout, [this] { return queue_.empty() && !sending_; });
+  kube::MutexLock lock(mu_);
+  return changed_.wait_for(lock.native(), timeout,
+                           [this]() REQUIRES(mu_) { return queue_.empty() && !sending_; });
 }
 
 void EventRecorder::run() {
-  std::unique_lock lock(mu_);
+  kube::MutexLock lock(mu_);
   while (true) {
-    changed_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    changed_.wait(lock.native(), [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });
     if (queue_.empty()) return;  // stopping, nothing left
     Pending pending = std::move(queue_.front());
     queue_.pop_front();

@@ -12,21 +12,21 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <string>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
 #include "kube/interface.h"
+#include "kube/mutex.h"
 
 namespace runtime {
 
 struct EventRecorderOptions {
-  std::string component = "sreracha-operator";  // source.component, reportingComponent
-  std::string instance;                         // reportingInstance (e.g. the pod name)
-  std::size_t max_queued = 1000;                // beyond this, events are dropped (logged)
-  std::size_t max_remembered = 4096;            // Events remembered for deduplication
+  std::string component;  // source.component, reportingComponent; default: the program's name
+  std::string instance;   // reportingInstance (e.g. the pod name)
+  std::size_t max_queued = 1000;      // beyond this, events are dropped (logged)
+  std::size_t max_remembered = 4096;  // Events remembered for deduplication
 };
 
 // Threading: every member may be called from any thread.
@@ -62,18 +62,18 @@ class EventRecorder {
     long long count = 0;
   };
 
-  void run();
-  void send(const Pending& pending);
+  void run() EXCLUDES(mu_);
+  void send(const Pending& pending) EXCLUDES(mu_);
 
   kube::Interface& client_;
   const EventRecorderOptions options_;
 
-  std::mutex mu_;
+  kube::Mutex mu_;
   std::condition_variable changed_;
-  std::deque<Pending> queue_;  // REQUIRES: mu_ held
-  bool sending_ = false;       // REQUIRES: mu_ held; one taken off the queue, in flight
-  bool stopping_ = false;      // REQUIRES: mu_ held
-  kube::CancelToken cancel_;   // cancelled by stop() after its flush: ends a send in flight
+  std::deque<Pending> queue_ GUARDED_BY(mu_);
+  bool sending_ GUARDED_BY(mu_) = false;  // one taken off the queue, in flight
+  bool stopping_ GUARDED_BY(mu_) = false;
+  kube::CancelToken cancel_;  // cancelled by stop() after its flush: ends a send in flight
   // Dedup key -> Event written; touched by the sender thread only.
   std::map<std::string, Written> written_;
   std::thread thread_;

@@ -63,20 +63,20 @@ Informer::Informer(kube::Interface& client, const kube::Resource& resource, cons
 Informer::~Informer() { stop(); }
 
 void Informer::add_handler(EventHandler handler) {
-  std::lock_guard lock(dispatch_mu_);
+  kube::MutexLock lock(dispatch_mu_);
   for (const auto& object : store_.list()) call_handler(description(), handler.on_add, object);
   handlers_.push_back(std::move(handler));
 }
 
 void Informer::start() {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   if (thread_.joinable() || stopping_) return;
   thread_ = std::thread([this] { run(); });
 }
 
 void Informer::stop() {
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     stopping_ = true;
   }
   wake_.notify_all();
@@ -85,17 +85,17 @@ void Informer::stop() {
 }
 
 std::string Informer::kind() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   return kind_;
 }
 
 std::string Informer::resource_version() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   return resource_version_;
 }
 
 bool Informer::receiving() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   return receiving_locked(std::chrono::steady_clock::now());
 }
 
@@ -104,7 +104,7 @@ bool Informer::receiving_locked(std::chrono::steady_clock::time_point now) const
 }
 
 std::string Informer::why_not_receiving() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   const auto now = std::chrono::steady_clock::now();
   if (receiving_locked(now)) return {};
   if (!synced_.load()) return "not synced" + (last_error_.empty() ? "" : ": " + last_error_);
@@ -114,14 +114,14 @@ std::string Informer::why_not_receiving() const {
 }
 
 void Informer::note_error(const std::string& message) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   last_error_ = message;
   watch_expected_end_ = {};
 }
 
 bool Informer::sleep_for(std::chrono::milliseconds delay) {
-  std::unique_lock lock(mu_);
-  return !wake_.wait_for(lock, delay, [this] { return stopping_; });
+  kube::MutexLock lock(mu_);
+  return !wake_.wait_for(lock.native(), delay, [this]() REQUIRES(mu_) { return stopping_; });
 }
 
 void Informer::run() {
@@ -134,7 +134,7 @@ void Informer::run() {
   auto last_list = std::chrono::steady_clock::time_point{};
   while (true) {
     {
-      std::lock_guard lock(mu_);
+      kube::MutexLock lock(mu_);
       if (stopping_) return;
     }
     try {
@@ -196,11 +196,11 @@ void Informer::relist() {
   if (kind.size() > 4 && kind.ends_with("List")) kind.resize(kind.size() - 4);
   const std::string api_version = list.value("apiVersion", "");
   if (!kind.empty()) {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     kind_ = kind;
   }
 
-  std::lock_guard dispatch(dispatch_mu_);
+  kube::MutexLock dispatch(dispatch_mu_);
   std::set<std::string> listed;
   auto items = list.find("items");
   if (items != list.end() && items->is_array()) {
@@ -229,7 +229,7 @@ void Informer::relist() {
   }
   set_resource_version(list);
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     last_heard_ = std::chrono::steady_clock::now();
   }
   if (!synced_.exchange(true)) {
@@ -249,7 +249,7 @@ bool Informer::watch_once() {
   {
     // A quiet watch hears nothing until the server ends it: that is normal
     // until its timeout, plus time for the server to say so.
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     watch_expected_end_ = std::chrono::steady_clock::now() +
                           std::chrono::seconds(options.timeout_seconds) + std::chrono::seconds(60);
   }
@@ -258,12 +258,12 @@ bool Informer::watch_once() {
       [this, &got_events](const kube::WatchEvent& event) {
         got_events = true;
         apply_event(event);
-        std::lock_guard lock(mu_);
+        kube::MutexLock lock(mu_);
         last_heard_ = std::chrono::steady_clock::now();
         return !stopping_;
       },
       cancel_);
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   last_heard_ = std::chrono::steady_clock::now();
   watch_expected_end_ = {};
   return got_events;
@@ -274,7 +274,7 @@ void Informer::apply_event(const kube::WatchEvent& event) {
     set_resource_version(event.object);
     return;
   }
-  std::lock_guard dispatch(dispatch_mu_);
+  kube::MutexLock dispatch(dispatch_mu_);
   const std::string key = object_key(event.object);
   spdlog::trace("informer {}: {} {} at resourceVersion {}", description(), event.type, key,
                 resource_version_of(event.object));
@@ -299,7 +299,7 @@ void Informer::apply_event(const kube::WatchEvent& event) {
 void Informer::set_resource_version(const nlohmann::json& object) {
   std::string version = resource_version_of(object);
   if (version.empty()) return;
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   resource_version_ = std::move(version);
 }
 

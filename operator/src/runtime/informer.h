@@ -22,12 +22,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "kube/interface.h"
+#include "kube/mutex.h"
 #include "runtime/store.h"
 
 namespace runtime {
@@ -112,21 +112,20 @@ class Informer {
 
  private:
   void run();
-  void relist();
+  void relist() EXCLUDES(dispatch_mu_, mu_);
   // Returns whether any event arrived.
-  bool watch_once();
-  void apply_event(const kube::WatchEvent& event);
-  void set_resource_version(const nlohmann::json& object);
+  bool watch_once() EXCLUDES(dispatch_mu_, mu_);
+  void apply_event(const kube::WatchEvent& event) EXCLUDES(dispatch_mu_, mu_);
+  void set_resource_version(const nlohmann::json& object) EXCLUDES(mu_);
   // Records the failure that ended a list or watch, for why_not_receiving().
-  void note_error(const std::string& message);
-  // REQUIRES: mu_ held.
-  bool receiving_locked(std::chrono::steady_clock::time_point now) const;
+  void note_error(const std::string& message) EXCLUDES(mu_);
+  bool receiving_locked(std::chrono::steady_clock::time_point now) const REQUIRES(mu_);
   // Sleeps up to `delay`; false when stopping.
-  bool sleep_for(std::chrono::milliseconds delay);
-  // REQUIRES: dispatch_mu_ held.
-  void dispatch_add(const Store::Object& object);
-  void dispatch_update(const Store::Object& old_object, const Store::Object& new_object);
-  void dispatch_delete(const Store::Object& object);
+  bool sleep_for(std::chrono::milliseconds delay) EXCLUDES(mu_);
+  void dispatch_add(const Store::Object& object) REQUIRES(dispatch_mu_);
+  void dispatch_update(const Store::Object& old_object, const Store::Object& new_object)
+      REQUIRES(dispatch_mu_);
+  void dispatch_delete(const Store::Object& object) REQUIRES(dispatch_mu_);
 
   const ListWatch list_watch_;
   const InformerOptions options_;
@@ -136,18 +135,19 @@ class Informer {
 
   // Held while a change is stored and handed to the handlers, so that a
   // handler being added sees each change exactly once (replay or event).
-  std::mutex dispatch_mu_;
-  std::vector<EventHandler> handlers_;  // REQUIRES: dispatch_mu_ held
+  // Taken before mu_ when both are held.
+  kube::Mutex dispatch_mu_ ACQUIRED_BEFORE(mu_);
+  std::vector<EventHandler> handlers_ GUARDED_BY(dispatch_mu_);
 
-  mutable std::mutex mu_;
+  mutable kube::Mutex mu_;
   std::condition_variable wake_;
-  bool stopping_ = false;                               // REQUIRES: mu_ held
-  std::string resource_version_;                        // REQUIRES: mu_ held
-  std::string kind_;                                    // REQUIRES: mu_ held
-  std::chrono::steady_clock::time_point last_heard_{};  // REQUIRES: mu_ held
+  bool stopping_ GUARDED_BY(mu_) = false;
+  std::string resource_version_ GUARDED_BY(mu_);
+  std::string kind_ GUARDED_BY(mu_);
+  std::chrono::steady_clock::time_point last_heard_ GUARDED_BY(mu_) = {};
   // While a watch is open: when it should have ended at the latest.
-  std::chrono::steady_clock::time_point watch_expected_end_{};  // REQUIRES: mu_ held
-  std::string last_error_;                                      // REQUIRES: mu_ held
+  std::chrono::steady_clock::time_point watch_expected_end_ GUARDED_BY(mu_) = {};
+  std::string last_error_ GUARDED_BY(mu_);
   kube::CancelToken cancel_;
   std::thread thread_;
 };

@@ -57,7 +57,7 @@ LeaderElector::~LeaderElector() { stop(); }
 
 void LeaderElector::start(std::function<void()> on_started_leading,
                           std::function<void()> on_stopped_leading) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   if (thread_.joinable() || stopping_) return;
   on_started_ = std::move(on_started_leading);
   on_stopped_ = std::move(on_stopped_leading);
@@ -66,7 +66,7 @@ void LeaderElector::start(std::function<void()> on_started_leading,
 
 void LeaderElector::stop() {
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     if (stopping_) return;
     stopping_ = true;
   }
@@ -88,8 +88,8 @@ void LeaderElector::set_leading(bool leading) {
 }
 
 bool LeaderElector::sleep_until(Clock::time_point until) {
-  std::unique_lock lock(mu_);
-  return !wake_.wait_until(lock, until, [this] { return stopping_; });
+  kube::MutexLock lock(mu_);
+  return !wake_.wait_until(lock.native(), until, [this]() REQUIRES(mu_) { return stopping_; });
 }
 
 LeaderElector::Clock::duration LeaderElector::jittered_retry() const {

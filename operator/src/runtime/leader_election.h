@@ -40,7 +40,6 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -48,6 +47,7 @@
 #include <nlohmann/json.hpp>
 
 #include "kube/interface.h"
+#include "kube/mutex.h"
 
 namespace runtime {
 
@@ -122,9 +122,9 @@ class LeaderElector {
   std::atomic<bool> leading_{false};
   std::atomic<Clock::rep> last_renew_{0};  // Clock ticks: when the last successful write was sent
 
-  mutable std::mutex mu_;
+  mutable kube::Mutex mu_;
   std::condition_variable wake_;
-  bool stopping_ = false;         // REQUIRES: mu_ held
+  bool stopping_ GUARDED_BY(mu_) = false;
   kube::CancelToken stop_token_;  // cancelled by stop(): ends an attempt in flight
   std::thread thread_;
 };

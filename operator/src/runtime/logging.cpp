@@ -112,7 +112,7 @@ void configure_logging(std::string_view format, std::string_view level) {
                                 "' (want text or json)");
   }
   sink->set_formatter(std::move(formatter));
-  auto logger = std::make_shared<spdlog::logger>("sreracha-operator", std::move(sink));
+  auto logger = std::make_shared<spdlog::logger>("", std::move(sink));  // the default logger's name
   logger->set_level(parsed_level);
   logger->flush_on(spdlog::level::trace);
   spdlog::set_default_logger(std::move(logger));

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cerrno>  // program_invocation_short_name
 #include <csignal>
 #include <cstdlib>
 #include <functional>
@@ -85,11 +86,13 @@ Manager::Manager(kube::Interface& client, ManagerOptions options)
       options_.metrics_registry ? options_.metrics_registry : std::make_shared<MetricsRegistry>();
   register_process_metrics(*metrics_);
   if (options_.identity.empty()) options_.identity = default_identity();
+  if (options_.name.empty()) options_.name = program_invocation_short_name;
+  if (options_.leader_election_id.empty()) options_.leader_election_id = options_.name + "-leader";
   if (options_.leader_election_namespace.empty()) {
     options_.leader_election_namespace = client_.config().namespace_;
   }
-  events_ =
-      std::make_unique<EventRecorder>(client_, EventRecorderOptions{.instance = options_.identity});
+  events_ = std::make_unique<EventRecorder>(
+      client_, EventRecorderOptions{.component = options_.name, .instance = options_.identity});
   // Constructed now so that a bad address fails here, not in run().
   metrics_server_ = std::make_unique<HttpServer>(
       options_.metrics_bind_address,
@@ -120,7 +123,7 @@ Manager::~Manager() {
 }
 
 std::vector<Informer*> Manager::all_informers() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   std::vector<Informer*> out;
   for (const auto& [key, informer] : informers_) out.push_back(informer.get());
   return out;
@@ -128,7 +131,7 @@ std::vector<Informer*> Manager::all_informers() const {
 
 Informer& Manager::shared_informer(const kube::Resource& resource,
                                    const std::string& label_selector) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   auto& slot =
       informers_[InformerKey{resource.group, resource.version, resource.resource, label_selector}];
   if (!slot) {
@@ -146,14 +149,14 @@ Store& Manager::informer(const kube::Resource& resource, const std::string& labe
 }
 
 void Manager::add_controller(std::unique_ptr<Controller> controller) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   if (controllers_started_) controller->start();
   controllers_.push_back(std::move(controller));
 }
 
 void Manager::stop() {
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     stop_requested_ = true;
   }
   wake_.notify_all();
@@ -162,7 +165,7 @@ void Manager::stop() {
 bool Manager::is_leader() const { return !elector_ || elector_->is_leader(); }
 
 bool Manager::ready() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   for (const auto& [key, informer] : informers_) {
     if (!informer->has_synced()) return false;
   }
@@ -170,12 +173,12 @@ bool Manager::ready() const {
 }
 
 std::string Manager::metrics_address() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   return metrics_address_;
 }
 
 std::string Manager::health_address() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   return health_address_;
 }
 
@@ -186,7 +189,7 @@ HttpResponse Manager::serve_metrics() {
 HttpResponse Manager::serve_readyz() {
   std::string waiting;
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     for (const auto& [key, informer] : informers_) {
       if (!informer->has_synced()) {
         waiting += "informer not synced: " + informer->description() + "\n";
@@ -202,7 +205,7 @@ HttpResponse Manager::serve_readyz() {
 
 int Manager::run() {
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     if (running_) throw std::logic_error("Manager::run() called twice");
     running_ = true;
   }
@@ -223,7 +226,7 @@ int Manager::run() {
     return 1;
   }
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     metrics_address_ = metrics_server_->address();
     health_address_ = health_server_->address();
     spdlog::info("serving metrics on {}", metrics_address_.empty()
@@ -246,7 +249,7 @@ int Manager::wait_and_shut_down() {
   bool was_leading = false;
   bool said_waiting = false;
   {
-    std::unique_lock lock(mu_);
+    kube::MutexLock lock(mu_);
     while (!stop_requested_) {
       // is_leader() also turns false when renewing hangs: polled, not waited for.
       const bool leading = !elector_ || elector_->is_leader();
@@ -267,7 +270,7 @@ int Manager::wait_and_shut_down() {
           said_waiting = true;
         }
       }
-      wake_.wait_for(lock, std::chrono::milliseconds(100));
+      wake_.wait_for(lock.native(), std::chrono::milliseconds(100));
     }
   }
 
@@ -282,7 +285,7 @@ int Manager::wait_and_shut_down() {
   const auto deadline = std::chrono::steady_clock::now() + grace;
   std::vector<Controller*> controllers;
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     for (auto& controller : controllers_) controllers.push_back(controller.get());
   }
   for (auto* controller : controllers) {

@@ -20,11 +20,11 @@
 #include <condition_variable>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "kube/interface.h"
+#include "kube/mutex.h"
 #include "runtime/controller.h"
 #include "runtime/events.h"
 #include "runtime/http_server.h"
@@ -36,6 +36,10 @@
 namespace runtime {
 
 struct ManagerOptions {
+  // Who the operator is: the source of its events, and its Lease is
+  // "<name>-leader" unless leader_election_id says otherwise. Default: the
+  // program's name.
+  std::string name;
   // Namespace watched by informers; "" = all namespaces (--namespace).
   std::string namespace_;
   // "[host]:port"; empty host = every interface; port 0 = any free port;
@@ -43,7 +47,7 @@ struct ManagerOptions {
   std::string metrics_bind_address = ":8080";
   std::string health_probe_bind_address = ":8081";
   bool leader_elect = false;
-  std::string leader_election_id = "sreracha-operator-leader";  // the Lease's name
+  std::string leader_election_id;         // the Lease's name; default "<name>-leader"
   std::string leader_election_namespace;  // default: the kubeconfig's namespace
   std::chrono::seconds lease_duration{15}, renew_deadline{10}, retry_period{2};
   int max_concurrent_reconciles = 4;  // per controller
@@ -116,8 +120,8 @@ class Manager {
 
   // The rest of run(): waits for leadership and sync, runs the controllers,
   // shuts down; returns run()'s exit code.
-  int wait_and_shut_down();
-  std::vector<Informer*> all_informers() const;
+  int wait_and_shut_down() EXCLUDES(mu_);
+  std::vector<Informer*> all_informers() const EXCLUDES(mu_);
   HttpResponse serve_metrics();
   HttpResponse serve_readyz();
 
@@ -126,14 +130,15 @@ class Manager {
   std::shared_ptr<MetricsRegistry> metrics_;
   std::unique_ptr<EventRecorder> events_;
 
-  mutable std::mutex mu_;
+  mutable kube::Mutex mu_;
   std::condition_variable wake_;
-  std::map<InformerKey, std::unique_ptr<Informer>> informers_;  // REQUIRES: mu_ held
-  std::vector<std::unique_ptr<Controller>> controllers_;        // REQUIRES: mu_ held
-  bool running_ = false;                                        // REQUIRES: mu_ held
-  bool stop_requested_ = false;                                 // REQUIRES: mu_ held
-  bool controllers_started_ = false;                            // REQUIRES: mu_ held
-  std::string metrics_address_, health_address_;                // REQUIRES: mu_ held
+  std::map<InformerKey, std::unique_ptr<Informer>> informers_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Controller>> controllers_ GUARDED_BY(mu_);
+  bool running_ GUARDED_BY(mu_) = false;
+  bool stop_requested_ GUARDED_BY(mu_) = false;
+  bool controllers_started_ GUARDED_BY(mu_) = false;
+  std::string metrics_address_ GUARDED_BY(mu_);
+  std::string health_address_ GUARDED_BY(mu_);
 
   std::unique_ptr<HttpServer> metrics_server_;
   std::unique_ptr<HttpServer> health_server_;

@@ -83,14 +83,14 @@ Histogram::Histogram(std::vector<double> upper_bounds)
 
 void Histogram::observe(double value) {
   auto bucket = std::lower_bound(upper_bounds_.begin(), upper_bounds_.end(), value);
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   ++counts_[static_cast<std::size_t>(bucket - upper_bounds_.begin())];
   sum_ += value;
 }
 
 Histogram::Snapshot Histogram::snapshot() const {
   Snapshot snap;
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   std::uint64_t running = 0;
   for (auto count : counts_) {
     running += count;
@@ -176,7 +176,7 @@ Family<Metric>& MetricsRegistry::family(const std::string& name, const std::stri
                                         const std::string& type,
                                         const std::vector<std::string>& label_names,
                                         typename Family<Metric>::Factory factory) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   auto& slot = families_[name];
   if (!slot) {
     try {
@@ -213,20 +213,20 @@ Family<Histogram>& MetricsRegistry::histogram(const std::string& name, const std
 }
 
 void MetricsRegistry::on_collect(std::function<void()> collect) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   collectors_.push_back(std::move(collect));
 }
 
 std::string MetricsRegistry::expose() const {
   std::vector<std::function<void()>> collectors;
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     collectors = collectors_;
   }
   for (const auto& collect : collectors) collect();  // may register families: not under mu_
 
   std::string out;
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   for (const auto& [name, family] : families_) family->expose(out);
   return out;
 }

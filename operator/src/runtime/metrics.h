@@ -25,9 +25,10 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
+
+#include "kube/mutex.h"
 
 namespace kube {
 struct RequestInfo;
@@ -76,9 +77,9 @@ class Histogram {
 
  private:
   const std::vector<double> upper_bounds_;  // sorted ascending
-  mutable std::mutex mu_;
-  std::vector<std::uint64_t> counts_;  // REQUIRES: mu_ held; per bucket, not cumulative
-  double sum_ = 0;                     // REQUIRES: mu_ held
+  mutable kube::Mutex mu_;
+  std::vector<std::uint64_t> counts_ GUARDED_BY(mu_);  // per bucket, not cumulative
+  double sum_ GUARDED_BY(mu_) = 0;
 };
 
 // Common part of a metric family: name, help, type, label names.
@@ -129,7 +130,7 @@ class Family : public MetricFamily {
   // created at first use. Throws std::invalid_argument on a count mismatch.
   Metric& labels(const std::vector<std::string>& values) {
     check_label_count(values);
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     auto& slot = series_[values];
     if (!slot) slot = factory_();
     return *slot;
@@ -137,15 +138,15 @@ class Family : public MetricFamily {
 
  private:
   void expose_series(std::string& out) const override {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     for (const auto& [values, metric] : series_) {
       detail::append_samples(out, name(), render_labels(values), *metric);
     }
   }
 
   Factory factory_;
-  mutable std::mutex mu_;
-  std::map<std::vector<std::string>, std::unique_ptr<Metric>> series_;  // REQUIRES: mu_ held
+  mutable kube::Mutex mu_;
+  std::map<std::vector<std::string>, std::unique_ptr<Metric>> series_ GUARDED_BY(mu_);
 };
 
 class MetricsRegistry {
@@ -179,9 +180,9 @@ class MetricsRegistry {
                          const std::vector<std::string>& label_names,
                          typename Family<Metric>::Factory factory);
 
-  mutable std::mutex mu_;
-  std::map<std::string, std::unique_ptr<MetricFamily>> families_;  // REQUIRES: mu_ held
-  std::vector<std::function<void()>> collectors_;                  // REQUIRES: mu_ held
+  mutable kube::Mutex mu_;
+  std::map<std::string, std::unique_ptr<MetricFamily>> families_ GUARDED_BY(mu_);
+  std::vector<std::function<void()>> collectors_ GUARDED_BY(mu_);
 };
 
 // The process metrics every Prometheus client exports, read from /proc/self

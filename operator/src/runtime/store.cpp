@@ -1,7 +1,5 @@
 #include "runtime/store.h"
 
-#include <mutex>
-
 #include "kube/meta.h"
 
 namespace runtime {
@@ -44,14 +42,14 @@ std::string object_key(const nlohmann::json& object) {
 
 Store::Object Store::get(std::string_view ns, std::string_view name) const {
   std::string key = ns.empty() ? std::string(name) : std::string(ns) + "/" + std::string(name);
-  std::shared_lock lock(mu_);
+  kube::ReaderLock lock(mu_);
   auto it = objects_.find(key);
   return it == objects_.end() ? nullptr : it->second;
 }
 
 std::vector<Store::Object> Store::list(std::string_view ns) const {
   std::vector<Object> out;
-  std::shared_lock lock(mu_);
+  kube::ReaderLock lock(mu_);
   if (ns.empty()) {
     out.reserve(objects_.size());
     for (const auto& [key, object] : objects_) out.push_back(object);
@@ -67,7 +65,7 @@ std::vector<Store::Object> Store::list(std::string_view ns) const {
 }
 
 std::vector<Store::Object> Store::list_by_owner(std::string_view owner_uid) const {
-  std::shared_lock lock(mu_);
+  kube::ReaderLock lock(mu_);
   auto it = by_owner_.find(owner_uid);
   return lookup_locked(it == by_owner_.end() ? nullptr : &it->second);
 }
@@ -75,19 +73,19 @@ std::vector<Store::Object> Store::list_by_owner(std::string_view owner_uid) cons
 std::vector<Store::Object> Store::list_by_label(std::string_view key,
                                                 std::string_view value) const {
   std::string pair = std::string(key) + "=" + std::string(value);
-  std::shared_lock lock(mu_);
+  kube::ReaderLock lock(mu_);
   auto it = by_label_.find(pair);
   return lookup_locked(it == by_label_.end() ? nullptr : &it->second);
 }
 
 std::size_t Store::size() const {
-  std::shared_lock lock(mu_);
+  kube::ReaderLock lock(mu_);
   return objects_.size();
 }
 
 Store::Object Store::upsert(Object object) {
   std::string key = object_key(*object);
-  std::unique_lock lock(mu_);
+  kube::WriterLock lock(mu_);
   auto& slot = objects_[key];
   Object old = std::move(slot);
   if (old) unindex_locked(key, *old);
@@ -97,7 +95,7 @@ Store::Object Store::upsert(Object object) {
 }
 
 Store::Object Store::erase(const std::string& key) {
-  std::unique_lock lock(mu_);
+  kube::WriterLock lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return nullptr;
   Object old = std::move(it->second);

@@ -11,12 +11,13 @@
 #include <map>
 #include <memory>
 #include <set>
-#include <shared_mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "kube/mutex.h"
 
 namespace runtime {
 
@@ -45,17 +46,17 @@ class Store {
   Object erase(const std::string& key);
 
  private:
-  void index_locked(const std::string& key, const nlohmann::json& object);     // REQUIRES: mu_ held
-  void unindex_locked(const std::string& key, const nlohmann::json& object);   // REQUIRES: mu_ held
-  std::vector<Object> lookup_locked(const std::set<std::string>* keys) const;  // REQUIRES: mu_ held
+  void index_locked(const std::string& key, const nlohmann::json& object) REQUIRES(mu_);
+  void unindex_locked(const std::string& key, const nlohmann::json& object) REQUIRES(mu_);
+  std::vector<Object> lookup_locked(const std::set<std::string>* keys) const REQUIRES_SHARED(mu_);
 
-  mutable std::shared_mutex mu_;
+  mutable kube::SharedMutex mu_;
   // Sorted by key, so a namespace is the key range "ns/"..."ns0".
-  std::map<std::string, Object, std::less<>> objects_;  // REQUIRES: mu_ held
-  std::map<std::string, std::set<std::string>, std::less<>>
-      by_owner_;  // REQUIRES: mu_ held; uid -> keys
-  std::map<std::string, std::set<std::string>, std::less<>>
-      by_label_;  // REQUIRES: mu_ held; "k=v" -> keys
+  std::map<std::string, Object, std::less<>> objects_ GUARDED_BY(mu_);
+  std::map<std::string, std::set<std::string>, std::less<>> by_owner_
+      GUARDED_BY(mu_);  // uid -> keys
+  std::map<std::string, std::set<std::string>, std::less<>> by_label_
+      GUARDED_BY(mu_);  // "k=v" -> keys
 };
 
 }  // namespace runtime

@@ -15,7 +15,7 @@ RateLimiter::RateLimiter(Options options)
 std::chrono::nanoseconds RateLimiter::when(const std::string& key) {
   int exponent = 0;
   {
-    std::lock_guard lock(mu_);
+    kube::MutexLock lock(mu_);
     exponent = failures_[key]++;
   }
   // Computed in double: 2^exponent overflows integers long before the cap.
@@ -27,12 +27,12 @@ std::chrono::nanoseconds RateLimiter::when(const std::string& key) {
 }
 
 void RateLimiter::forget(const std::string& key) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   failures_.erase(key);
 }
 
 int RateLimiter::failures(const std::string& key) const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   auto it = failures_.find(key);
   return it == failures_.end() ? 0 : it->second;
 }
@@ -70,7 +70,7 @@ WorkQueue::WorkQueue(std::string name, MetricsRegistry* metrics, RateLimiterOpti
 WorkQueue::~WorkQueue() { shut_down(); }
 
 void WorkQueue::add(const std::string& key) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   add_locked(key, Clock::now());
 }
 
@@ -89,7 +89,7 @@ void WorkQueue::add_locked(const std::string& key, Clock::time_point now) {
 
 void WorkQueue::add_after(const std::string& key, std::chrono::nanoseconds delay) {
   const auto now = Clock::now();
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   if (shutting_down_) return;
   if (delay <= std::chrono::nanoseconds::zero()) {
     add_locked(key, now);
@@ -128,18 +128,18 @@ void WorkQueue::promote_due_locked(Clock::time_point now) {
 }
 
 std::optional<std::string> WorkQueue::get() {
-  std::unique_lock lock(mu_);
+  kube::MutexLock lock(mu_);
   while (true) {
     if (shutting_down_) return std::nullopt;
     const auto now = Clock::now();
     promote_due_locked(now);
     if (!queue_.empty()) break;
     if (waiting_heap_.empty()) {
-      ready_cv_.wait(lock);
+      ready_cv_.wait(lock.native());
     } else {
       // A copy: the heap may reallocate while we wait.
       const auto earliest = waiting_heap_.top().ready_at;
-      ready_cv_.wait_until(lock, earliest);
+      ready_cv_.wait_until(lock.native(), earliest);
     }
   }
   std::string key = std::move(queue_.front());
@@ -159,7 +159,7 @@ std::optional<std::string> WorkQueue::get() {
 }
 
 void WorkQueue::done(const std::string& key) {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   if (processing_.erase(key) == 0) return;
   if (auto it = started_at_.find(key); it != started_at_.end()) {
     if (work_duration_ != nullptr) {
@@ -177,24 +177,25 @@ void WorkQueue::done(const std::string& key) {
 }
 
 std::size_t WorkQueue::len() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   return queue_.size();
 }
 
 void WorkQueue::shut_down() {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   shutting_down_ = true;
   ready_cv_.notify_all();
 }
 
 bool WorkQueue::shutting_down() const {
-  std::lock_guard lock(mu_);
+  kube::MutexLock lock(mu_);
   return shutting_down_;
 }
 
 bool WorkQueue::wait_idle(Clock::time_point deadline) {
-  std::unique_lock lock(mu_);
-  return idle_cv_.wait_until(lock, deadline, [this] { return processing_.empty(); });
+  kube::MutexLock lock(mu_);
+  return idle_cv_.wait_until(lock.native(), deadline,
+                             [this]() REQUIRES(mu_) { return processing_.empty(); });
 }
 
 void WorkQueue::update_depth_locked() {

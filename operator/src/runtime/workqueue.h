@@ -14,7 +14,6 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <queue>
 #include <string>
@@ -22,6 +21,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "kube/mutex.h"
 #include "kube/rate_limiter.h"
 
 namespace runtime {
@@ -60,8 +60,8 @@ class RateLimiter {
  private:
   const Options options_;
   kube::TokenBucket bucket_;
-  mutable std::mutex mu_;
-  std::unordered_map<std::string, int> failures_;  // REQUIRES: mu_ held
+  mutable kube::Mutex mu_;
+  std::unordered_map<std::string, int> failures_ GUARDED_BY(mu_);
 };
 
 // Threading: every member is safe to call from many threads.
@@ -113,26 +113,26 @@ class WorkQueue {
     bool operator>(const Waiting& other) const { return ready_at > other.ready_at; }
   };
 
-  void add_locked(const std::string& key, Clock::time_point now);  // REQUIRES: mu_ held
-  void promote_due_locked(Clock::time_point now);                  // REQUIRES: mu_ held
-  void update_depth_locked();                                      // REQUIRES: mu_ held
+  void add_locked(const std::string& key, Clock::time_point now) REQUIRES(mu_);
+  void promote_due_locked(Clock::time_point now) REQUIRES(mu_);
+  void update_depth_locked() REQUIRES(mu_);
 
   const std::string name_;
   RateLimiter rate_limiter_;
 
-  mutable std::mutex mu_;
-  std::condition_variable ready_cv_;            // a key became ready, or shutdown
-  std::condition_variable idle_cv_;             // processing_ became empty
-  bool shutting_down_ = false;                  // REQUIRES: mu_ held
-  std::deque<std::string> queue_;               // REQUIRES: mu_ held; ready, FIFO
-  std::unordered_set<std::string> dirty_;       // REQUIRES: mu_ held; needs processing
-  std::unordered_set<std::string> processing_;  // REQUIRES: mu_ held
-  std::unordered_map<std::string, Clock::time_point> added_at_;    // REQUIRES: mu_ held
-  std::unordered_map<std::string, Clock::time_point> started_at_;  // REQUIRES: mu_ held
+  mutable kube::Mutex mu_;
+  std::condition_variable ready_cv_;  // a key became ready, or shutdown
+  std::condition_variable idle_cv_;   // processing_ became empty
+  bool shutting_down_ GUARDED_BY(mu_) = false;
+  std::deque<std::string> queue_ GUARDED_BY(mu_);          // ready, FIFO
+  std::unordered_set<std::string> dirty_ GUARDED_BY(mu_);  // needs processing
+  std::unordered_set<std::string> processing_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Clock::time_point> added_at_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Clock::time_point> started_at_ GUARDED_BY(mu_);
   // Delayed adds: a min-heap by time plus each key's earliest time; heap
   // entries whose time no longer matches waiting_ are stale and skipped.
-  std::priority_queue<Waiting, std::vector<Waiting>, std::greater<>> waiting_heap_;
-  std::unordered_map<std::string, Clock::time_point> waiting_;  // REQUIRES: mu_ held
+  std::priority_queue<Waiting, std::vector<Waiting>, std::greater<>> waiting_heap_ GUARDED_BY(mu_);
+  std::unordered_map<std::string, Clock::time_point> waiting_ GUARDED_BY(mu_);
 
   // Metrics (null without a registry).
   Gauge* depth_ = nullptr;

@@ -9,8 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include "kube/meta.h"
+#include "runtime/children.h"
 #include "runtime/conditions.h"
-#include "sreracha/drift.h"
 #include "sreracha/pod_view.h"
 #include "sreracha/stagger.h"
 
@@ -33,6 +33,8 @@ kube::Resource resource_of(const ChildRef& ref) {
   if (slash == std::string::npos) return {"", ref.api_version, ref.resource, true};
   return {ref.api_version.substr(0, slash), ref.api_version.substr(slash + 1), ref.resource, true};
 }
+
+runtime::ChildKey key_of(const ChildRef& ref) { return {resource_of(ref), ref.kind, ref.name}; }
 
 bool controlled_by(const json& object, const std::string& uid) {
   const json* ref = kube::meta::controller_ref(object);
@@ -67,18 +69,46 @@ std::vector<runtime::Request> pod_owner_requests(const json& pod) {
 }
 
 Reconciler::Reconciler(kube::Interface& client, Caches caches, runtime::EventRecorder& events,
-                       runtime::MetricsRegistry& metrics, std::function<Clock::time_point()> now)
-    : client_(client), caches_(caches), events_(events), metrics_(metrics), now_(std::move(now)) {}
+                       runtime::MetricsRegistry& metrics, ReconcilerOptions options)
+    : client_(client),
+      caches_(caches),
+      events_(events),
+      metrics_(metrics),
+      now_(std::move(options.now)) {
+  children_.apply.field_manager = std::move(options.field_manager);
+  children_.hash_annotation = kAppliedHashAnnotation;
+}
 
-// One reconcile of one Sreracha.
+// One reconcile of one Sreracha: the status it builds and what it found.
 struct Reconciler::Pass {
   Reconciler& r;
   const kube::Context& ctx;
   const json& cr;
-  const std::string key;    // namespace/name
-  const json& base_status;  // what this pass's status is built on
+  const std::string key;   // namespace/name
+  const json base_status;  // what this pass's status is built on
+  const std::int64_t generation;
+  const std::string now;  // metav1.Time of this pass
+  json status;
+  json conditions;
   Instance inst;
-  json conditions = json::array();
+
+  Pass(Reconciler& reconciler, const kube::Context& context, const json& object,
+       std::string object_key, json base)
+      : r(reconciler),
+        ctx(context),
+        cr(object),
+        key(std::move(object_key)),
+        base_status(std::move(base)),
+        generation(object.at("metadata").value("generation", std::int64_t{0})),
+        now(kube::meta::format_time(r.now_())),
+        status(base_status),
+        conditions(base_status.value("conditions", json::array())) {
+    status["observedGeneration"] = generation;
+  }
+
+  void condition(const runtime::Condition& c) {
+    runtime::set_condition(conditions, c, generation, now);
+  }
 
   const runtime::Store* store_for(const std::string& kind) const {
     if (kind == "Deployment") return r.caches_.deployments;
@@ -87,17 +117,19 @@ struct Reconciler::Pass {
     if (kind == "NetworkPolicy") return r.caches_.networkpolicies;
     if (kind == "PodDisruptionBudget") return r.caches_.poddisruptionbudgets;
     if (kind == "Ingress") return r.caches_.ingresses;
+    if (kind == "PersistentVolumeClaim") return r.caches_.persistentvolumeclaims;
     throw std::logic_error("no cache for kind " + kind);
   }
 
   // The cached child, or null. A child of an earlier Sreracha of the same
   // name (deleted, its children not yet collected) counts as absent, so its
   // status is never reported as ours and applying takes it over.
-  std::shared_ptr<const json> observed(const ChildRef& ref) const {
-    auto object = store_for(ref.kind)->get(inst.ns, ref.name);
+  runtime::Store::Object observed(const runtime::ChildKey& child) const {
+    auto object = store_for(child.kind)->get(inst.ns, child.name);
     if (object && !controlled_by(*object, inst.uid)) return nullptr;
     return object;
   }
+  runtime::Store::Object observed(const ChildRef& ref) const { return observed(key_of(ref)); }
 
   void event(const std::string& type, const std::string& reason, const std::string& message) {
     r.events_.event(cr, type, reason, message);
@@ -160,29 +192,27 @@ struct Reconciler::Pass {
 
   // Applies every desired child that differs from the cache; deletes owned
   // children the spec no longer asks for.
-  void sync_children(std::vector<json> desired) {
-    std::set<ChildRef> wanted;
-    for (auto& object : desired) {
-      object["metadata"]["annotations"][kAppliedHashAnnotation] = applied_hash(object);
-      ChildRef ref = ref_of(object);
-      wanted.insert(ref);
-      auto current = observed(ref);
-      if (current && contains(*current, object)) continue;
-      r.client_.apply(resource_of(ref), inst.ns, ref.name, object, {}, {}, ctx);
-      if (current) {
-        event("Normal", "Updated", ref.kind + " " + ref.name + " updated to the spec");
-      } else {
-        event("Normal", "Created", ref.kind + " " + ref.name + " created");
+  void sync_children(std::vector<json> rendered) {
+    std::vector<std::pair<runtime::ChildKey, json>> desired;
+    for (auto& object : rendered) desired.emplace_back(key_of(ref_of(object)), std::move(object));
+    std::vector<runtime::ChildKey> may_own;
+    for (const auto& ref : all_possible_children(inst)) may_own.push_back(key_of(ref));
+    const auto changes = runtime::apply_and_prune(
+        r.client_, inst.ns, std::move(desired), may_own,
+        [this](const runtime::ChildKey& child) { return observed(child); }, r.children_, ctx);
+    for (const auto& change : changes) {
+      const std::string what = change.key.kind + " " + change.key.name;
+      switch (change.action) {
+        case runtime::ChildChange::Action::Created:
+          event("Normal", "Created", what + " created");
+          break;
+        case runtime::ChildChange::Action::Updated:
+          event("Normal", "Updated", what + " updated to the spec");
+          break;
+        case runtime::ChildChange::Action::Deleted:
+          event("Normal", "Deleted", what + " deleted (no longer in the spec)");
+          break;
       }
-    }
-    for (const auto& ref : all_possible_children(inst)) {
-      if (wanted.count(ref)) continue;
-      auto current = observed(ref);
-      if (!current) continue;
-      kube::DeleteOptions options;
-      options.precondition_uid = current->at("metadata").value("uid", "");
-      r.client_.remove(resource_of(ref), inst.ns, ref.name, options, ctx);
-      event("Normal", "Deleted", ref.kind + " " + ref.name + " deleted (no longer in the spec)");
     }
   }
 
@@ -209,7 +239,7 @@ struct Reconciler::Pass {
         out.pods.push_back(pod_view(*pod));
       }
     }
-    auto app = observed({"apps/v1", "Deployment", "deployments", inst.name});
+    auto app = observed(ChildRef{"apps/v1", "Deployment", "deployments", inst.name});
     stagger::Observed observed_state;
     observed_state.pods = out.pods;
     if (app) {
@@ -291,8 +321,125 @@ struct Reconciler::Pass {
     event("Normal", "PodRecycled", "pod " + action.pod + " replaced (" + reason + ")");
   }
 
+  // The spec as an Instance; an invalid one is reported (Degraded, not
+  // Ready, an event) and nothing else is touched.
+  bool parse() {
+    try {
+      inst = parse_instance(cr);
+    } catch (const SpecError& e) {
+      const std::string message = e.what();
+      condition({"Degraded", "True", "InvalidSpec", message});
+      condition({"Ready", "False", "InvalidSpec", message});
+      write_status();
+      event("Warning", "InvalidSpec", message);
+      return false;
+    }
+    status["selector"] = app_selector_string(inst);
+    status["redisURL"] = redis_url_for_app(inst);
+    return true;
+  }
+
+  // A missing dependency or a child in the way: say so, change nothing else.
+  bool blocked() {
+    auto blocker = missing_dependency();
+    if (!blocker) blocker = foreign_child(render(inst));
+    if (!blocker) return false;
+    condition({"Degraded", "True", blocker->first, blocker->second});
+    write_status();
+    event("Warning", blocker->first, blocker->second);
+    return true;
+  }
+
+  // The children as the spec and staggering want them: the Deployment's
+  // replicas and surge annotation come from staggering, in the same apply.
+  void apply_children(const StaggerOutcome& staggered) {
+    RenderOptions options;
+    options.deployment_replicas = staggered.replicas;
+    auto children = render(inst, options);
+    for (auto& object : children) {
+      if (object.value("kind", "") == "Deployment" &&
+          object["metadata"].value("name", "") == inst.name) {
+        object["metadata"]["annotations"][std::string(stagger::kSurgeAnnotation)] =
+            std::to_string(staggered.surge);
+      }
+    }
+    sync_children(std::move(children));
+  }
+
+  runtime::Condition redis_condition() const {
+    switch (inst.spec.redis.mode) {
+      case RedisMode::Local: {
+        auto local = observed(ChildRef{"apps/v1", "Deployment", "deployments", redis_name(inst)});
+        const bool up = local && int_at(*local, "/status/readyReplicas"_json_pointer) >= 1;
+        return {"RedisReady", up ? "True" : "False", up ? "LocalRedisReady" : "LocalRedisNotReady",
+                up ? "the local Redis pod is ready" : "waiting for the local Redis pod"};
+      }
+      case RedisMode::External:
+        return {"RedisReady", "True", "ExternalName",
+                "Redis at " + inst.spec.redis.host + " (not probed by the operator)"};
+      case RedisMode::Endpoints:
+        return {"RedisReady", "True", "Endpoints",
+                std::to_string(inst.spec.redis.addresses.size()) + " Redis address(es)"};
+    }
+    throw std::logic_error("unknown Redis mode");
+  }
+
+  // Status and metrics from the children as cached, and what staggering did.
+  void report(const StaggerOutcome& staggered) {
+    auto app = observed(ChildRef{"apps/v1", "Deployment", "deployments", inst.name});
+    const int replicas = app ? int_at(*app, "/status/replicas"_json_pointer) : 0;
+    const int ready = app ? int_at(*app, "/status/readyReplicas"_json_pointer) : 0;
+    status["replicas"] = replicas;
+    status["readyReplicas"] = ready;
+
+    const runtime::Condition redis = redis_condition();
+    condition(redis);
+    const int desired = inst.spec.replicas;
+    const bool all_ready = ready >= desired && redis.status == "True";
+    const std::string counts =
+        std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
+    condition({"Ready", all_ready ? "True" : "False", all_ready ? "Available" : "NotReady",
+               all_ready ? counts : counts + (redis.status == "True" ? "" : "; " + redis.message)});
+    const bool progressing = replicas != desired || ready < desired;
+    condition({"Progressing", progressing ? "True" : "False", progressing ? "Scaling" : "Stable",
+               counts});
+    condition({"Degraded", "False", "AsExpected", "no problems"});
+
+    json stagger_status = status.value("stagger", json::object());
+    if (staggered.effective_lifetime) {
+      stagger_status["effectiveLifetimeSeconds"] = staggered.effective_lifetime->count();
+    } else {
+      stagger_status.erase("effectiveLifetimeSeconds");
+    }
+    if (staggered.learned_lifetime) {
+      stagger_status["observedLifetimeSeconds"] = staggered.learned_lifetime->count();
+    }
+    if (staggered.recycled > 0) {
+      stagger_status["recycles"] = stagger_status.value("recycles", 0) + staggered.recycled;
+      stagger_status["lastRecycleTime"] = now;
+    }
+    status["stagger"] = stagger_status;
+    write_status();
+
+    const std::vector<std::string> instance_labels = {inst.ns, inst.name};
+    r.metrics_
+        .gauge("sreracha_ready_replicas", "Ready replicas of the app Deployment.",
+               {"namespace", "name"})
+        .labels(instance_labels)
+        .set(ready);
+    if (auto gap = min_start_gap_seconds(staggered.pods)) {
+      r.metrics_
+          .gauge("sreracha_min_start_gap_seconds",
+                 "Smallest gap between the container starts of running app pods.",
+                 {"namespace", "name"})
+          .labels(instance_labels)
+          .set(*gap);
+    }
+  }
+
   // Writes status only when it differs from the status it was built on.
-  void write_status(const json& status) {
+  void write_status() {
+    status["conditions"] = conditions;
     if (status == base_status) return;
     // metadata.uid in a patch is a precondition: if the cache still held a
     // deleted Sreracha when a new one of the same name was created, the API
@@ -306,23 +453,29 @@ struct Reconciler::Pass {
 };
 
 std::optional<json> Reconciler::written_status(const std::string& key, const std::string& uid) {
-  std::lock_guard lock(written_mu_);
+  kube::MutexLock lock(written_mu_);
   auto it = written_.find(key);
   if (it == written_.end() || it->second.uid != uid) return std::nullopt;
   return it->second.status;
 }
 
 void Reconciler::remember_status(const std::string& key, const std::string& uid, json status) {
-  std::lock_guard lock(written_mu_);
+  kube::MutexLock lock(written_mu_);
   written_[key] = {uid, std::move(status)};
 }
 
+void Reconciler::forget_status(const std::string& key) {
+  kube::MutexLock lock(written_mu_);
+  written_.erase(key);
+}
+
+// Read the Sreracha; render its children from the spec; let staggering set
+// the app's replicas; apply what differs; report status from what is cached.
 runtime::Result Reconciler::reconcile(const runtime::Request& request, const kube::Context& ctx) {
   const std::string key = request.ns + "/" + request.name;
   auto cr = caches_.srerachas->get(request.ns, request.name);
   if (!cr) {  // deleted: the garbage collector removes the children
-    std::lock_guard lock(written_mu_);
-    written_.erase(key);
+    forget_status(key);
     return {};
   }
   if (cr->at("metadata").contains("deletionTimestamp")) return {};
@@ -331,131 +484,12 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request, const kub
   // status an earlier leader wrote).
   json base = written_status(key, cr->at("metadata").value("uid", ""))
                   .value_or(cr->value("status", json::object()));
-  Pass pass{*this, ctx, *cr, key, base, {}, base.value("conditions", json::array())};
-  const std::string now = kube::meta::format_time(now_());
-  const std::int64_t generation = cr->at("metadata").value("generation", std::int64_t{0});
-  json status = base;
-  status["observedGeneration"] = generation;
-
-  try {
-    pass.inst = parse_instance(*cr);
-  } catch (const SpecError& e) {
-    std::string message = e.what();
-    runtime::set_condition(pass.conditions, {"Degraded", "True", "InvalidSpec", message},
-                           generation, now);
-    runtime::set_condition(pass.conditions, {"Ready", "False", "InvalidSpec", message}, generation,
-                           now);
-    status["conditions"] = pass.conditions;
-    pass.write_status(status);
-    pass.event("Warning", "InvalidSpec", message);
-    return {};  // the next spec change triggers the next reconcile
-  }
-  const Instance& inst = pass.inst;
-  status["selector"] = app_selector_string(inst);
-  status["redisURL"] = redis_url_for_status(inst);
-
-  // A missing dependency or a child in the way: say so, change nothing else.
-  auto blocker = pass.missing_dependency();
-  if (!blocker) blocker = pass.foreign_child(render(inst));
-  if (blocker) {
-    runtime::set_condition(pass.conditions, {"Degraded", "True", blocker->first, blocker->second},
-                           generation, now);
-    status["conditions"] = pass.conditions;
-    pass.write_status(status);
-    pass.event("Warning", blocker->first, blocker->second);
-    return {kDependencyRetry};
-  }
-
-  // Staggering decides the app Deployment's replicas; the apply below carries
-  // them together with the surge annotation, in one write.
-  auto staggered = pass.stagger_step(status);
-  RenderOptions options;
-  options.deployment_replicas = staggered.replicas;
-  auto children = render(inst, options);
-  for (auto& object : children) {
-    if (object.value("kind", "") == "Deployment" &&
-        object["metadata"].value("name", "") == inst.name) {
-      object["metadata"]["annotations"][std::string(stagger::kSurgeAnnotation)] =
-          std::to_string(staggered.surge);
-    }
-  }
-  pass.sync_children(std::move(children));
-
-  // Status from the children as cached.
-  auto app = pass.observed({"apps/v1", "Deployment", "deployments", inst.name});
-  int replicas = app ? int_at(*app, "/status/replicas"_json_pointer) : 0;
-  int ready = app ? int_at(*app, "/status/readyReplicas"_json_pointer) : 0;
-  status["replicas"] = replicas;
-  status["readyReplicas"] = ready;
-
-  runtime::Condition redis{"RedisReady", "True", "", ""};
-  switch (inst.spec.redis.mode) {
-    case RedisMode::Local: {
-      auto local = pass.observed({"apps/v1", "Deployment", "deployments", redis_name(inst)});
-      bool up = local && int_at(*local, "/status/readyReplicas"_json_pointer) >= 1;
-      redis = {"RedisReady", up ? "True" : "False", up ? "LocalRedisReady" : "LocalRedisNotReady",
-               up ? "the local Redis pod is ready" : "waiting for the local Redis pod"};
-      break;
-    }
-    case RedisMode::External:
-      redis.reason = "ExternalName";
-      redis.message = "Redis at " + inst.spec.redis.host + " (not probed by the operator)";
-      break;
-    case RedisMode::Endpoints:
-      redis.reason = "Endpoints";
-      redis.message = std::to_string(inst.spec.redis.addresses.size()) + " Redis address(es)";
-      break;
-  }
-  set_condition(pass.conditions, redis, generation, now);
-
-  const int desired = inst.spec.replicas;
-  const bool all_ready = ready >= desired && redis.status == "True";
-  const std::string counts =
-      std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
-  runtime::set_condition(
-      pass.conditions,
-      {"Ready", all_ready ? "True" : "False", all_ready ? "Available" : "NotReady",
-       all_ready ? counts : counts + (redis.status == "True" ? "" : "; " + redis.message)},
-      generation, now);
-  const bool progressing = replicas != desired || ready < desired;
-  runtime::set_condition(
-      pass.conditions,
-      {"Progressing", progressing ? "True" : "False", progressing ? "Scaling" : "Stable", counts},
-      generation, now);
-  runtime::set_condition(pass.conditions, {"Degraded", "False", "AsExpected", "no problems"},
-                         generation, now);
-  json stagger_status = status.value("stagger", json::object());
-  if (staggered.effective_lifetime) {
-    stagger_status["effectiveLifetimeSeconds"] = staggered.effective_lifetime->count();
-  } else {
-    stagger_status.erase("effectiveLifetimeSeconds");
-  }
-  if (staggered.learned_lifetime) {
-    stagger_status["observedLifetimeSeconds"] = staggered.learned_lifetime->count();
-  }
-  if (staggered.recycled > 0) {
-    stagger_status["recycles"] = stagger_status.value("recycles", 0) + staggered.recycled;
-    stagger_status["lastRecycleTime"] = now;
-  }
-  status["stagger"] = stagger_status;
-
-  const std::vector<std::string> instance_labels = {inst.ns, inst.name};
-  metrics_
-      .gauge("sreracha_ready_replicas", "Ready replicas of the app Deployment.",
-             {"namespace", "name"})
-      .labels(instance_labels)
-      .set(ready);
-  if (auto gap = min_start_gap_seconds(staggered.pods)) {
-    metrics_
-        .gauge("sreracha_min_start_gap_seconds",
-               "Smallest gap between the container starts of running app pods.",
-               {"namespace", "name"})
-        .labels(instance_labels)
-        .set(*gap);
-  }
-
-  status["conditions"] = pass.conditions;
-  pass.write_status(status);
+  Pass pass(*this, ctx, *cr, key, std::move(base));
+  if (!pass.parse()) return {};  // the next spec change triggers the next reconcile
+  if (pass.blocked()) return {kDependencyRetry};
+  const auto staggered = pass.stagger_step(pass.status);
+  pass.apply_children(staggered);
+  pass.report(staggered);
   return {staggered.requeue_after};
 }
 

@@ -9,13 +9,14 @@
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 
 #include <nlohmann/json.hpp>
 
 #include "kube/interface.h"
+#include "kube/mutex.h"
+#include "runtime/children.h"
 #include "runtime/events.h"
 #include "runtime/metrics.h"
 #include "runtime/reconciler.h"
@@ -40,7 +41,16 @@ struct Caches {
   const runtime::Store* networkpolicies = nullptr;
   const runtime::Store* poddisruptionbudgets = nullptr;
   const runtime::Store* ingresses = nullptr;
+  const runtime::Store* persistentvolumeclaims = nullptr;
   const runtime::Store* pods = nullptr;
+};
+
+// Each child carries the hash of what was applied (runtime/children.h).
+inline constexpr const char* kAppliedHashAnnotation = "sreracha.io/applied-hash";
+
+struct ReconcilerOptions {
+  std::string field_manager;  // server-side apply's manager of the children (from cmd/)
+  std::function<std::chrono::system_clock::time_point()> now = std::chrono::system_clock::now;
 };
 
 class Reconciler : public runtime::Reconciler {
@@ -48,8 +58,7 @@ class Reconciler : public runtime::Reconciler {
   using Clock = std::chrono::system_clock;
 
   Reconciler(kube::Interface& client, Caches caches, runtime::EventRecorder& events,
-             runtime::MetricsRegistry& metrics,
-             std::function<Clock::time_point()> now = Clock::now);
+             runtime::MetricsRegistry& metrics, ReconcilerOptions options);
 
   runtime::Result reconcile(const runtime::Request& request, const kube::Context& ctx) override;
 
@@ -67,14 +76,16 @@ class Reconciler : public runtime::Reconciler {
   };
   std::optional<nlohmann::json> written_status(const std::string& key, const std::string& uid);
   void remember_status(const std::string& key, const std::string& uid, nlohmann::json status);
+  void forget_status(const std::string& key);
 
   kube::Interface& client_;
   Caches caches_;
   runtime::EventRecorder& events_;
   runtime::MetricsRegistry& metrics_;
   std::function<Clock::time_point()> now_;
-  std::mutex written_mu_;
-  std::map<std::string, WrittenStatus> written_;  // REQUIRES: written_mu_
+  runtime::ChildrenOptions children_;
+  kube::Mutex written_mu_;
+  std::map<std::string, WrittenStatus> written_ GUARDED_BY(written_mu_);
 };
 
 // Maps an app pod to its Sreracha (by the app.kubernetes.io/instance label the

@@ -1,5 +1,7 @@
 #include "sreracha/render.h"
 
+#include <stdexcept>
+
 namespace sreracha {
 
 using json = nlohmann::json;
@@ -63,13 +65,14 @@ json http_probe(const ProbeSpec& probe, int failure_threshold) {
 json app_env(const Instance& inst) {
   json env = json::array();
   const auto& auth = inst.spec.redis.auth_secret_ref;
-  // REDIS_AUTH must come before REDIS_URL: the kubelet expands $(REDIS_AUTH)
-  // only from variables defined earlier in the list.
   if (auth) {
     env.push_back({{"name", "REDIS_AUTH"},
                    {"valueFrom", {{"secretKeyRef", {{"name", auth->name}, {"key", auth->key}}}}}});
   }
   env.push_back({{"name", "REDIS_URL"}, {"value", redis_url_for_app(inst)}});
+  if (!inst.spec.redis.tls_server_name.empty()) {
+    env.push_back({{"name", "REDIS_TLS_SERVER_NAME"}, {"value", inst.spec.redis.tls_server_name}});
+  }
   for (const auto& var : inst.spec.env) env.push_back(var);
   return env;
 }
@@ -98,7 +101,8 @@ json app_deployment(const Instance& inst, const RenderOptions& options) {
   if (!spec.image_pull_policy.empty()) container["imagePullPolicy"] = spec.image_pull_policy;
 
   json pod_security = {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}};
-  if (spec.run_as_user) pod_security["runAsUser"] = *spec.run_as_user;
+  pod_security["runAsUser"] = spec.run_as_user.value_or(kDefaultAppUid);
+  pod_security["runAsGroup"] = spec.run_as_group.value_or(kDefaultAppGid);
   // The app binds its port as a non-root user. Below 1024 that needs either
   // root / NET_BIND_SERVICE or this namespaced, "safe" sysctl; the sysctl
   // keeps every capability dropped.
@@ -172,7 +176,7 @@ json app_service(const Instance& inst) {
 // so it gets SIGTERM on shutdown. Config syntax needs `\` and `"` escaped
 // inside the double-quoted value. The kubelet leaves "$(printf ...)" alone:
 // it only expands $(NAME) when NAME is a defined variable.
-std::string local_redis_script(bool with_password) {
+std::string local_redis_script(bool with_password, bool persistent) {
   std::string script;
   if (with_password) {
     script += "pass=$(printf '%s' \"$REDISCLI_AUTH\" | sed 's/[\\\\\"]/\\\\&/g')\n";
@@ -180,6 +184,11 @@ std::string local_redis_script(bool with_password) {
   script += "exec redis-server - <<EOF\n";
   script += "port " + std::to_string(kLocalRedisPort) + "\n";
   script += "dir /data\n";
+  if (persistent) {
+    // Every write in the append-only file, synced each second: a restart
+    // (a new password, a node drain) keeps the counter.
+    script += "appendonly yes\nappendfsync everysec\n";
+  }
   if (with_password) {
     script += "requirepass \"$pass\"\n";
   } else {
@@ -198,7 +207,10 @@ json redis_deployment(const Instance& inst, const RenderOptions& options) {
   json container = {
       {"name", "redis"},
       {"image", redis.local.image},
-      {"command", {"sh", "-c", local_redis_script(redis.auth_secret_ref.has_value())}},
+      {"command",
+       {"sh", "-c",
+        local_redis_script(redis.auth_secret_ref.has_value(),
+                           redis.local.persistence.has_value())}},
       {"ports", {{{"name", "redis"}, {"containerPort", kLocalRedisPort}, {"protocol", "TCP"}}}},
       // redis-cli answers "NOAUTH" (exit status 0) when auth is missing, so
       // readiness means the PONG itself.
@@ -232,7 +244,11 @@ json redis_deployment(const Instance& inst, const RenderOptions& options) {
         {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
       {"automountServiceAccountToken", false},
       {"enableServiceLinks", false},
-      {"volumes", {{{"name", "data"}, {"emptyDir", json::object()}}}},
+      {"volumes",
+       {redis.local.persistence
+            ? json{{"name", "data"},
+                   {"persistentVolumeClaim", {{"claimName", redis_data_name(inst)}}}}
+            : json{{"name", "data"}, {"emptyDir", json::object()}}}},
   };
   // The instance's placement holds for its Redis too (a node pool, a
   // dedicated node): the app reaches Redis through the Service wherever it
@@ -304,6 +320,18 @@ json redis_endpoint_slice(const Instance& inst) {
   return slice;
 }
 
+json redis_data_claim(const Instance& inst) {
+  const RedisPersistenceSpec& persistence = *inst.spec.redis.local.persistence;
+  json claim = object("v1", "PersistentVolumeClaim",
+                      metadata(inst, redis_data_name(inst), object_labels(inst, Component::Redis)));
+  claim["spec"] = {{"accessModes", {"ReadWriteOnce"}},
+                   {"resources", {{"requests", {{"storage", persistence.size}}}}}};
+  if (!persistence.storage_class_name.empty()) {
+    claim["spec"]["storageClassName"] = persistence.storage_class_name;
+  }
+  return claim;
+}
+
 json redis_network_policy(const Instance& inst) {
   json policy = object("networking.k8s.io/v1", "NetworkPolicy",
                        metadata(inst, redis_name(inst), object_labels(inst, Component::Redis)));
@@ -371,23 +399,21 @@ json app_ingress(const Instance& inst) {
   return out;
 }
 
-std::string redis_url(const Instance& inst, bool with_credentials) {
+std::string redis_url(const Instance& inst) {
   const RedisSpec& redis = inst.spec.redis;
   // Through the <name>-redis Service alias, except External + TLS: the
   // server's certificate names the ElastiCache endpoint, not our alias, so
   // verification needs the real host in the URL.
   std::string host = redis.mode == RedisMode::External && redis.tls ? redis.host : redis_name(inst);
-  // ":<password>@" is the URL form for a password without a user name
-  // (Redis AUTH <password>, the default user). The value is the kubelet's
-  // $(REDIS_AUTH) reference, so the Deployment never holds the password.
-  std::string credentials = with_credentials && redis.auth_secret_ref ? ":$(REDIS_AUTH)@" : "";
-  return std::string(redis.tls ? "rediss" : "redis") + "://" + credentials + host + ":" +
+  return std::string(redis.tls ? "rediss" : "redis") + "://" + host + ":" +
          std::to_string(redis.port);
 }
 
 }  // namespace
 
 std::string redis_name(const Instance& inst) { return inst.name + "-redis"; }
+
+std::string redis_data_name(const Instance& inst) { return inst.name + "-redis-data"; }
 
 Labels app_selector_labels(const Instance& inst) { return selector_labels(inst, Component::App); }
 
@@ -400,13 +426,14 @@ std::string app_selector_string(const Instance& inst) {
   return out;
 }
 
-std::string redis_url_for_app(const Instance& inst) { return redis_url(inst, true); }
-
-std::string redis_url_for_status(const Instance& inst) { return redis_url(inst, false); }
+std::string redis_url_for_app(const Instance& inst) { return redis_url(inst); }
 
 std::vector<json> render(const Instance& inst, const RenderOptions& options) {
   const SrerachaSpec& spec = inst.spec;
   std::vector<json> children;
+  if (spec.redis.mode == RedisMode::Local && spec.redis.local.persistence) {
+    children.push_back(redis_data_claim(inst));  // before the pod that mounts it
+  }
   if (spec.redis.mode == RedisMode::Local) children.push_back(redis_deployment(inst, options));
   children.push_back(redis_service(inst));
   if (spec.redis.mode == RedisMode::Endpoints) children.push_back(redis_endpoint_slice(inst));
@@ -428,12 +455,15 @@ ChildRef ref_of(const json& object) {
       {"EndpointSlice", "endpointslices"},
       {"NetworkPolicy", "networkpolicies"},
       {"PodDisruptionBudget", "poddisruptionbudgets"},
-      {"Ingress", "ingresses"}};
+      {"Ingress", "ingresses"},
+      {"PersistentVolumeClaim", "persistentvolumeclaims"}};
   ChildRef ref;
   ref.api_version = object.value("apiVersion", "");
   ref.kind = object.value("kind", "");
   auto plural = plurals.find(ref.kind);
-  if (plural != plurals.end()) ref.resource = plural->second;
+  // A kind render() makes must be listed here, or its requests would go nowhere.
+  if (plural == plurals.end()) throw std::logic_error("ref_of: no REST resource for " + ref.kind);
+  ref.resource = plural->second;
   ref.name = object.value(json::json_pointer("/metadata/name"), "");
   return ref;
 }
@@ -441,6 +471,7 @@ ChildRef ref_of(const json& object) {
 std::vector<ChildRef> all_possible_children(const Instance& inst) {
   const std::string redis = redis_name(inst);
   return {
+      {"v1", "PersistentVolumeClaim", "persistentvolumeclaims", redis_data_name(inst)},
       {"apps/v1", "Deployment", "deployments", redis},
       {"v1", "Service", "services", redis},
       {"discovery.k8s.io/v1", "EndpointSlice", "endpointslices", redis},

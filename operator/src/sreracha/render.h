@@ -62,14 +62,21 @@ std::string app_selector_string(const Instance& inst);
 // Labels that identify the app pods (the Deployment's selector).
 std::map<std::string, std::string> app_selector_labels(const Instance& inst);
 
-// The app's REDIS_URL without credentials, for status.redisURL.
-std::string redis_url_for_status(const Instance& inst);
-
-// The REDIS_URL value the app Deployment carries. With an auth Secret it
-// embeds "$(REDIS_AUTH)", which the kubelet expands in the container only.
+// The app's REDIS_URL, as the Deployment carries it and status.redisURL
+// shows it. It never holds the password: the app gets that alone, as
+// REDIS_AUTH from the Secret, so any password works (inside a URL "@:/?#%"
+// and spaces would need percent-encoding, which the kubelet's $(VAR)
+// expansion cannot do) and the URL is safe to show.
 std::string redis_url_for_app(const Instance& inst);
 
+// The UID and GID the app runs as when the spec names none: numeric, so the
+// kubelet can verify runAsNonRoot whatever the image's USER is (distroless'
+// "nonroot", which owns nothing in the app's read-only image).
+inline constexpr std::int64_t kDefaultAppUid = 65532;
+inline constexpr std::int64_t kDefaultAppGid = 65532;
+
 // Names of the children, in one place.
-std::string redis_name(const Instance& inst);  // "<name>-redis"
+std::string redis_name(const Instance& inst);       // "<name>-redis"
+std::string redis_data_name(const Instance& inst);  // "<name>-redis-data", the PVC
 
 }  // namespace sreracha

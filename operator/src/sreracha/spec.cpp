@@ -154,13 +154,16 @@ RedisMode parse_mode(const Field& field) {
 RedisSpec parse_redis(const Field& field) {
   const json& o = field.object();
   const std::string& p = field.path();
-  reject_unknown(o, p, {"mode", "host", "port", "addresses", "tls", "authSecretRef", "local"});
+  reject_unknown(
+      o, p,
+      {"mode", "host", "port", "addresses", "tls", "tlsServerName", "authSecretRef", "local"});
   RedisSpec redis;
   redis.mode = parse_mode(Field(o, p, "mode"));
   redis.host = Field(o, p, "host").str();
   redis.port = Field(o, p, "port").integer(redis.port);
   redis.addresses = Field(o, p, "addresses").strings();
   redis.tls = Field(o, p, "tls").boolean(false);
+  redis.tls_server_name = Field(o, p, "tlsServerName").str();
 
   Field auth(o, p, "authSecretRef");
   if (auth.present()) {
@@ -174,8 +177,17 @@ RedisSpec parse_redis(const Field& field) {
 
   Field local(o, p, "local");
   const json& l = local.object();
-  reject_unknown(l, local.path(), {"image", "resources"});
+  reject_unknown(l, local.path(), {"image", "resources", "persistence"});
   redis.local.image = Field(l, local.path(), "image").str(redis.local.image);
+  Field persistence(l, local.path(), "persistence");
+  if (persistence.present()) {
+    const json& pv = persistence.object();
+    reject_unknown(pv, persistence.path(), {"size", "storageClassName"});
+    RedisPersistenceSpec spec;
+    spec.size = Field(pv, persistence.path(), "size").str(spec.size);
+    spec.storage_class_name = Field(pv, persistence.path(), "storageClassName").str();
+    redis.local.persistence = spec;
+  }
   redis.local.resources =
       Field(l, local.path(), "resources").raw_object(LocalRedisSpec::default_resources());
   return redis;
@@ -325,6 +337,15 @@ void check_redis(std::vector<std::string>& problems, const RedisSpec& redis) {
     }
   }
   if (redis.mode == RedisMode::Local && redis.tls) problems.emplace_back(messages::kLocalNoTls);
+  if (redis.mode == RedisMode::Endpoints && redis.tls && redis.tls_server_name.empty()) {
+    problems.emplace_back(messages::kEndpointsTlsNeedsServerName);
+  }
+  if (!redis.tls_server_name.empty() && !redis.tls) {
+    problems.emplace_back(messages::kServerNameNeedsTls);
+  }
+  if (!redis.tls_server_name.empty() && !is_dns_name(redis.tls_server_name)) {
+    problems.emplace_back(messages::kServerNameIsDnsName);
+  }
   if (redis.auth_secret_ref) {
     if (redis.auth_secret_ref->name.empty()) {
       problems.push_back("spec.redis.authSecretRef.name is required");
@@ -334,6 +355,9 @@ void check_redis(std::vector<std::string>& problems, const RedisSpec& redis) {
     }
   }
   if (redis.local.image.empty()) problems.push_back("spec.redis.local.image must not be empty");
+  if (redis.local.persistence && redis.local.persistence->size.empty()) {
+    problems.push_back("spec.redis.local.persistence.size is required");
+  }
 }
 
 void check_ingress(std::vector<std::string>& problems, const IngressSpec& ingress) {
@@ -388,6 +412,7 @@ SrerachaSpec parse_spec(const json& spec) {
                   "replicas",
                   "port",
                   "runAsUser",
+                  "runAsGroup",
                   "probe",
                   "resources",
                   "env",
@@ -410,6 +435,8 @@ SrerachaSpec parse_spec(const json& spec) {
   out.port = Field(spec, p, "port").integer(out.port);
   Field run_as_user(spec, p, "runAsUser");
   if (run_as_user.present()) out.run_as_user = run_as_user.int64(0);
+  Field run_as_group(spec, p, "runAsGroup");
+  if (run_as_group.present()) out.run_as_group = run_as_group.int64(0);
   out.probe = parse_probe(Field(spec, p, "probe"));
   out.resources = Field(spec, p, "resources").raw_object(SrerachaSpec::default_resources());
   out.env = parse_env(Field(spec, p, "env"));
@@ -437,6 +464,7 @@ std::vector<std::string> validate(const SrerachaSpec& spec) {
   check_range(problems, "spec.replicas", spec.replicas, 0, 100);
   check_range(problems, "spec.port", spec.port, 1, 65535);
   if (spec.run_as_user) check_min(problems, "spec.runAsUser", *spec.run_as_user, 1);
+  if (spec.run_as_group) check_min(problems, "spec.runAsGroup", *spec.run_as_group, 1);
 
   const ProbeSpec& probe = spec.probe;
   if (probe.path.empty() || probe.path.front() != '/') {
@@ -453,7 +481,8 @@ std::vector<std::string> validate(const SrerachaSpec& spec) {
   std::set<std::string> env_names;
   for (const auto& var : spec.env) {
     std::string name = var.value("name", "");
-    reserved = reserved || name == "REDIS_URL" || name == "REDIS_AUTH";
+    reserved =
+        reserved || name == "REDIS_URL" || name == "REDIS_AUTH" || name == "REDIS_TLS_SERVER_NAME";
     // The CRD makes env a list-map keyed by name; server-side apply needs that.
     if (!env_names.insert(name).second)
       problems.push_back("spec.env has two entries named " + name);

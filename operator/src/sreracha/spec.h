@@ -55,9 +55,17 @@ struct SecretKeyRef {
 enum class RedisMode { Local, External, Endpoints };
 std::string_view to_string(RedisMode mode);
 
+// Local Redis data on a PersistentVolumeClaim, written as an append-only
+// file, instead of an emptyDir that a restart of the Redis pod empties.
+struct RedisPersistenceSpec {
+  std::string size;                // a quantity, e.g. "1Gi"
+  std::string storage_class_name;  // "": the cluster's default class
+};
+
 struct LocalRedisSpec {
-  std::string image = "redis:7-alpine";
+  std::string image = "redis:7.4.2-alpine";
   nlohmann::json resources = default_resources();  // core/v1 ResourceRequirements
+  std::optional<RedisPersistenceSpec> persistence;
 
   static nlohmann::json default_resources();
 };
@@ -68,6 +76,9 @@ struct RedisSpec {
   int port = 6379;
   std::vector<std::string> addresses;  // Endpoints: IPs of the Redis servers
   bool tls = false;
+  // The name the server's certificate carries, when the URL cannot name it
+  // (Endpoints: the URL names the <name>-redis alias).
+  std::string tls_server_name;
   std::optional<SecretKeyRef> auth_secret_ref;
   LocalRedisSpec local;
 };
@@ -113,7 +124,10 @@ struct SrerachaSpec {
   std::vector<std::string> image_pull_secrets;
   int replicas = 2;
   int port = 80;
-  std::optional<int64_t> run_as_user;  // unset: the image's USER
+  // Unset: kDefaultAppUid / kDefaultAppGid (render.h), never the image's
+  // USER: a named USER (the app's "www") cannot be verified as non-root.
+  std::optional<int64_t> run_as_user;
+  std::optional<int64_t> run_as_group;
   ProbeSpec probe;
   nlohmann::json resources = default_resources();  // core/v1 ResourceRequirements
   nlohmann::json env = nlohmann::json::array();    // []core/v1 EnvVar
@@ -174,6 +188,13 @@ inline constexpr std::string_view kAddressIsIp =
     "spec.redis.addresses entries must be IPv4 or IPv6 addresses";
 inline constexpr std::string_view kAddressesOneFamily =
     "spec.redis.addresses must be all IPv4 or all IPv6 (one EndpointSlice has one address type)";
+inline constexpr std::string_view kEndpointsTlsNeedsServerName =
+    "spec.redis.tlsServerName is required when spec.redis.mode is Endpoints and spec.redis.tls "
+    "is true (the URL names the <name>-redis alias, which no certificate carries)";
+inline constexpr std::string_view kServerNameNeedsTls =
+    "spec.redis.tlsServerName needs spec.redis.tls: true";
+inline constexpr std::string_view kServerNameIsDnsName =
+    "spec.redis.tlsServerName must be a lower-case DNS name";
 inline constexpr std::string_view kLocalNoTls =
     "spec.redis.tls is not supported with spec.redis.mode Local (the local Redis serves plain "
     "TCP)";
@@ -186,7 +207,8 @@ inline constexpr std::string_view kIngressNeedsTlsSecret =
     "spec.ingress.tlsSecretName is required unless spec.ingress.className is alb (the Ingress "
     "terminates TLS with that Secret)";
 inline constexpr std::string_view kEnvReserved =
-    "spec.env must not set REDIS_URL or REDIS_AUTH; the operator sets them from spec.redis";
+    "spec.env must not set REDIS_URL, REDIS_AUTH or REDIS_TLS_SERVER_NAME; the operator sets "
+    "them from spec.redis";
 inline constexpr std::string_view kMarginBelowLifetime =
     "spec.stagger.recycleMarginSeconds must be less than spec.stagger.appLifetimeSeconds";
 inline constexpr std::string_view kNameLength =

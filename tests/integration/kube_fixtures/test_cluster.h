@@ -69,6 +69,8 @@ class NamespaceSuite : public ::testing::Test {
     config_ = std::make_unique<kube::Config>(admin_config());
     kube::ClientOptions options;
     options.qps = 0;  // tests create hundreds of objects; no client-side limit
+    options.user_agent = "kube-it/0";
+    options.field_manager = "kube-it";
     admin_ = std::make_unique<kube::Client>(*config_, options);
     ns_ = "kube-it-" + std::to_string(::getpid()) + "-" + random_suffix();
     admin_->create(kube::resources::namespaces, "",

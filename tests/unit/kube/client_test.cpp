@@ -7,6 +7,7 @@
 #include <cpprest/http_listener.h>
 #include <cpprest/producerconsumerstream.h>
 
+#include <cerrno>  // program_invocation_short_name
 #include <cstdio>
 #include <cstdlib>
 #include <deque>
@@ -171,7 +172,10 @@ std::string status(int code, const std::string& reason, const std::string& messa
 
 TEST_F(ClientTest, SendsHeadersPathsAndBodies) {
   server_.script({{200, kConfigMap}, {201, kConfigMap}, {200, kConfigMap}, {200, kConfigMap}});
-  auto client = make_client();
+  kube::ClientOptions options;
+  options.user_agent = "an-operator/1.2";
+  options.field_manager = "an-operator";
+  auto client = make_client(options);
   client.get(kube::resources::configmaps, "ns1", "a");
   client.create(kube::resources::configmaps, "ns1", {{"metadata", {{"name", "a"}}}});
   client.apply(kube::resources::deployments, "ns1", "web", {{"kind", "Deployment"}});
@@ -184,7 +188,7 @@ TEST_F(ClientTest, SendsHeadersPathsAndBodies) {
   EXPECT_EQ(seen[0].uri, "/api/v1/namespaces/ns1/configmaps/a");
   EXPECT_EQ(seen[0].headers["Authorization"], "Bearer secret-token");
   EXPECT_EQ(seen[0].headers["Accept"], "application/json");
-  EXPECT_THAT(seen[0].headers["User-Agent"], ::testing::StartsWith("sreracha-operator/"));
+  EXPECT_EQ(seen[0].headers["User-Agent"], "an-operator/1.2");
 
   EXPECT_EQ(seen[1].method, "POST");
   EXPECT_EQ(seen[1].uri, "/api/v1/namespaces/ns1/configmaps");
@@ -192,13 +196,28 @@ TEST_F(ClientTest, SendsHeadersPathsAndBodies) {
   EXPECT_EQ(kube::json::parse(seen[1].body)["metadata"]["name"], "a");
 
   EXPECT_EQ(seen[2].method, "PATCH");
-  EXPECT_EQ(
-      seen[2].uri,
-      "/apis/apps/v1/namespaces/ns1/deployments/web?fieldManager=sreracha-operator&force=true");
+  EXPECT_EQ(seen[2].uri,
+            "/apis/apps/v1/namespaces/ns1/deployments/web?fieldManager=an-operator&force=true");
   EXPECT_EQ(seen[2].headers["Content-Type"], "application/apply-patch+yaml");
 
   EXPECT_EQ(seen[3].uri, "/apis/apps/v1/namespaces/ns1/deployments/web/scale");
   EXPECT_EQ(seen[3].headers["Content-Type"], "application/merge-patch+json");
+}
+
+TEST_F(ClientTest, NamesTheProgramWhenTheOptionsNameNoOne) {
+  server_.script({{200, kConfigMap}, {200, kConfigMap}, {200, kConfigMap}});
+  auto client = make_client();
+  client.get(kube::resources::configmaps, "ns1", "a");
+  client.apply(kube::resources::configmaps, "ns1", "a", {{"kind", "ConfigMap"}});
+  kube::ApplyOptions apply;
+  apply.field_manager = "by-call";
+  client.apply(kube::resources::configmaps, "ns1", "a", {{"kind", "ConfigMap"}}, apply);
+  auto seen = server_.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].headers["User-Agent"], program_invocation_short_name);
+  EXPECT_THAT(seen[1].uri, ::testing::HasSubstr(std::string("fieldManager=") +
+                                                program_invocation_short_name + "&"));
+  EXPECT_THAT(seen[2].uri, ::testing::HasSubstr("fieldManager=by-call&"));
 }
 
 TEST_F(ClientTest, DeleteSendsOptionsAndToleratesNotFound) {

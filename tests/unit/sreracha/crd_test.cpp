@@ -151,13 +151,23 @@ TEST(Crd, CelMessagesAreTheMessagesOfValidate) {
     }
   });
   const std::set<std::string> expected = {
-      std::string(messages::kProbePathNeedsQ),     std::string(messages::kExternalNeedsHost),
-      std::string(messages::kHostIsDnsName),       std::string(messages::kEndpointsNeedAddresses),
-      std::string(messages::kAddressIsIp),         std::string(messages::kAddressesOneFamily),
-      std::string(messages::kLocalNoTls),          std::string(messages::kIngressNeedsHost),
-      std::string(messages::kAlbNeedsCertificate), std::string(messages::kIngressNeedsTlsSecret),
-      std::string(messages::kEnvReserved),         std::string(messages::kMarginBelowLifetime),
-      std::string(messages::kNameLength),          std::string(messages::kNameDnsLabel),
+      std::string(messages::kProbePathNeedsQ),
+      std::string(messages::kExternalNeedsHost),
+      std::string(messages::kHostIsDnsName),
+      std::string(messages::kEndpointsNeedAddresses),
+      std::string(messages::kAddressIsIp),
+      std::string(messages::kAddressesOneFamily),
+      std::string(messages::kLocalNoTls),
+      std::string(messages::kIngressNeedsHost),
+      std::string(messages::kAlbNeedsCertificate),
+      std::string(messages::kIngressNeedsTlsSecret),
+      std::string(messages::kEnvReserved),
+      std::string(messages::kMarginBelowLifetime),
+      std::string(messages::kNameLength),
+      std::string(messages::kNameDnsLabel),
+      std::string(messages::kEndpointsTlsNeedsServerName),
+      std::string(messages::kServerNameNeedsTls),
+      std::string(messages::kServerNameIsDnsName),
   };
   EXPECT_EQ(in_crd, expected);
 }
@@ -199,7 +209,7 @@ TEST(Crd, DefaultsAreSpecHDefaults) {
   EXPECT_EQ(defaulted["probe"]["path"], "/?q=healthz");
   EXPECT_EQ(defaulted["stagger"]["recycleMarginSeconds"], 5);
   EXPECT_EQ(defaulted["stagger"]["startIntervalSeconds"], 10);
-  EXPECT_EQ(defaulted["redis"]["local"]["image"], "redis:7-alpine");
+  EXPECT_EQ(defaulted["redis"]["local"]["image"], "redis:7.4.2-alpine");
 }
 
 }  // namespace

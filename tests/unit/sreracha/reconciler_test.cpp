@@ -1,12 +1,21 @@
-// The reconciler's pure helper: the mapping of pod events to their Sreracha.
+// The reconciler against support::FakeClient: what reconcile() writes, and
+// what it leaves alone, for each path through it; and the mapping of pod
+// events to their Sreracha.
 #include "sreracha/reconciler.h"
 
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "sreracha/stagger.h"
+#include "support/fake_client.h"
 
 namespace sreracha {
 namespace {
 
 using nlohmann::json;
+using ::testing::HasSubstr;
+using Clock = std::chrono::system_clock;
+using namespace std::chrono_literals;
 
 TEST(PodOwnerRequests, AppPodsMapToTheirInstance) {
   json pod = {
@@ -27,6 +36,393 @@ TEST(PodOwnerRequests, RedisPodsAndUnlabelledPodsMapToNothing) {
          {{"app.kubernetes.io/instance", "web"}, {"app.kubernetes.io/component", "redis"}}}}}};
   EXPECT_TRUE(pod_owner_requests(redis).empty());
   EXPECT_TRUE(pod_owner_requests(json{{"metadata", {{"name", "x"}}}}).empty());
+}
+
+// --- reconcile() ------------------------------------------------------------------------
+
+const Clock::time_point kNow = Clock::from_time_t(1'800'000'000);  // 2027-01-15T08:00:00Z
+
+std::string rfc3339(Clock::time_point t) { return kube::meta::format_time(t); }
+
+// The caches as the operator's informers hold them, the fake API server
+// behind them, and the reconciler on top.
+class Reconcile : public ::testing::Test {
+ protected:
+  Reconcile() {
+    caches_.srerachas = &stores_[0];
+    caches_.deployments = &stores_[1];
+    caches_.services = &stores_[2];
+    caches_.endpointslices = &stores_[3];
+    caches_.networkpolicies = &stores_[4];
+    caches_.poddisruptionbudgets = &stores_[5];
+    caches_.ingresses = &stores_[6];
+    caches_.pods = &stores_[7];
+    caches_.persistentvolumeclaims = &stores_[8];
+    ReconcilerOptions options;
+    options.field_manager = "test-operator";
+    options.now = [this] { return now_; };
+    reconciler_ = std::make_unique<Reconciler>(api_, caches_, events_, metrics_, options);
+  }
+
+  // Refills every cache from the fake: the Srerachas, and the children
+  // carrying the managed-by label (main.cpp's informer selector).
+  void sync() {
+    const std::vector<std::pair<const kube::Resource*, bool>> resources = {
+        {&kSrerachas, false},
+        {&kube::resources::deployments, true},
+        {&kube::resources::services, true},
+        {&kube::resources::endpointslices, true},
+        {&kube::resources::networkpolicies, true},
+        {&kube::resources::poddisruptionbudgets, true},
+        {&kube::resources::ingresses, true},
+        {&kube::resources::pods, true},
+        {&kube::resources::persistentvolumeclaims, true}};
+    for (std::size_t i = 0; i < resources.size(); ++i) {
+      auto& store = stores_[i];
+      for (const auto& object : store.list()) store.erase(runtime::object_key(*object));
+      for (auto& object : api_.objects(*resources[i].first)) {
+        if (resources[i].second &&
+            object["metadata"]
+                    .value("labels", json::object())
+                    .value("app.kubernetes.io/managed-by", "") != "sreracha-operator") {
+          continue;
+        }
+        store.upsert(std::make_shared<const json>(std::move(object)));
+      }
+    }
+  }
+
+  // One reconcile of apps/web on freshly synced caches; the requests it
+  // sent are in writes() after it.
+  runtime::Result reconcile(const kube::Context& ctx = {}) {
+    sync();
+    api_.clear_requests();
+    auto result = reconciler_->reconcile({"apps", "web"}, ctx);
+    return result;
+  }
+
+  json put_sreracha(json spec) {
+    return api_.put(kSrerachas, {{"apiVersion", "sreracha.io/v1alpha1"},
+                                 {"kind", "Sreracha"},
+                                 {"metadata", {{"name", "web"}, {"namespace", "apps"}}},
+                                 {"spec", std::move(spec)}});
+  }
+
+  json status() const { return api_.object(kSrerachas, "apps", "web")->value("status", json()); }
+
+  json condition(const std::string& type) const {
+    for (const auto& c : status().value("conditions", json::array())) {
+      if (c.value("type", "") == type) return c;
+    }
+    return json();
+  }
+
+  // Writes other than Events (those go out from the recorder's thread).
+  std::vector<std::string> writes() const {
+    std::vector<std::string> out;
+    for (const auto& w : api_.writes()) {
+      if (w.resource == "events") continue;
+      out.push_back(w.verb + " " + w.resource + " " + w.name +
+                    (w.subresource.empty() ? "" : "/" + w.subresource));
+    }
+    return out;
+  }
+
+  // "Type Reason: message" of every Event sent so far.
+  std::vector<std::string> events() {
+    EXPECT_TRUE(events_.flush(5s));
+    std::vector<std::string> out;
+    for (const auto& e : api_.objects(kube::resources::events)) {
+      out.push_back(e.value("type", "") + " " + e.value("reason", "") + ": " +
+                    e.value("message", ""));
+    }
+    return out;
+  }
+
+  json deployment(const std::string& name) const {
+    return api_.object(kube::resources::deployments, "apps", name).value_or(json());
+  }
+
+  // What the Deployment controller and the kubelet would report.
+  void deployment_ready(const std::string& name, int replicas) {
+    api_.patch(
+        kube::resources::deployments, "apps", name,
+        {{"status",
+          {{"replicas", replicas}, {"readyReplicas", replicas}, {"updatedReplicas", replicas}}}});
+  }
+
+  void put_pod(const std::string& name, Clock::time_point started) {
+    api_.put(kube::resources::pods,
+             {{"apiVersion", "v1"},
+              {"kind", "Pod"},
+              {"metadata",
+               {{"name", name},
+                {"namespace", "apps"},
+                {"creationTimestamp", rfc3339(started - 2s)},
+                {"labels",
+                 {{"app.kubernetes.io/managed-by", "sreracha-operator"},
+                  {"app.kubernetes.io/instance", "web"},
+                  {"app.kubernetes.io/component", "app"}}}}},
+              {"spec", {{"nodeName", "node-1"}}},
+              {"status",
+               {{"conditions", json::array({{{"type", "Ready"}, {"status", "True"}}})},
+                {"containerStatuses",
+                 json::array({{{"name", "sreracha"},
+                               {"restartCount", 0},
+                               {"state", {{"running", {{"startedAt", rfc3339(started)}}}}}}})}}}});
+  }
+
+  support::FakeClient api_;
+  runtime::Store stores_[9];
+  Caches caches_;
+  runtime::EventRecorder events_{api_};
+  runtime::MetricsRegistry metrics_;
+  Clock::time_point now_ = kNow;
+  std::unique_ptr<Reconciler> reconciler_;
+};
+
+const json kSpec = {{"image", "sreracha:1"}, {"replicas", 2}};
+
+TEST_F(Reconcile, ANewSrerachaGetsEveryChildOnceAndAStatus) {
+  const json cr = put_sreracha(kSpec);
+  const auto result = reconcile();
+
+  const Instance inst = parse_instance(cr);
+  std::vector<std::string> expected;
+  for (const auto& child : render(inst)) {
+    expected.push_back("apply " + ref_of(child).resource + " " + ref_of(child).name);
+  }
+  expected.push_back("patch srerachas web/status");
+  EXPECT_EQ(writes(), expected);
+
+  const json app = deployment("web");
+  ASSERT_TRUE(app.is_object());
+  EXPECT_EQ(app["spec"]["replicas"], 1) << "staggering starts the first replica alone";
+  EXPECT_EQ(app["metadata"]["ownerReferences"][0]["uid"], cr["metadata"]["uid"]);
+  EXPECT_EQ(app["metadata"]["annotations"][kAppliedHashAnnotation].get<std::string>().size(), 16u);
+  EXPECT_TRUE(deployment("web-redis").is_object());
+
+  EXPECT_EQ(status()["observedGeneration"], 1);
+  EXPECT_EQ(status()["readyReplicas"], 0);
+  EXPECT_EQ(condition("Ready")["status"], "False");
+  EXPECT_EQ(condition("Ready")["reason"], "NotReady");
+  EXPECT_EQ(condition("Degraded")["status"], "False");
+  EXPECT_EQ(condition("RedisReady")["reason"], "LocalRedisNotReady");
+  EXPECT_THAT(events(), ::testing::Contains("Normal Created: Deployment web created"));
+  EXPECT_TRUE(result.requeue_after.has_value()) << "the next replica's start is due later";
+}
+
+TEST_F(Reconcile, AConvergedSrerachaCostsNoWrite) {
+  put_sreracha(kSpec);
+  reconcile();
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{});
+}
+
+TEST_F(Reconcile, StatusIsWrittenOnlyWhenItChanges) {
+  put_sreracha({{"image", "sreracha:1"}, {"replicas", 1}});
+  reconcile();
+  deployment_ready("web", 1);
+  deployment_ready("web-redis", 1);
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{"patch srerachas web/status"});
+  EXPECT_EQ(condition("Ready")["status"], "True");
+  EXPECT_EQ(condition("Ready")["message"], "1/1 replicas ready");
+  EXPECT_EQ(condition("RedisReady")["status"], "True");
+  const std::string ready_since = condition("Ready")["lastTransitionTime"];
+
+  now_ += 1h;  // a later pass that finds the same: no write, the same transition time
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{});
+  EXPECT_EQ(condition("Ready")["lastTransitionTime"], ready_since);
+}
+
+TEST_F(Reconcile, AStaleCacheDoesNotUndoTheStatusJustWritten) {
+  put_sreracha({{"image", "sreracha:1"}, {"replicas", 1}});
+  reconcile();
+  // The Sreracha in the cache still has no status (the watch event of the
+  // status write has not arrived): the pass builds on the status it wrote.
+  json stale = *api_.object(kSrerachas, "apps", "web");
+  stale.erase("status");
+  sync();
+  stores_[0].upsert(std::make_shared<const json>(stale));
+  api_.clear_requests();
+  reconciler_->reconcile({"apps", "web"}, {});
+  EXPECT_EQ(writes(), std::vector<std::string>{});
+}
+
+TEST_F(Reconcile, DriftInAChildIsAppliedBack) {
+  put_sreracha(kSpec);
+  reconcile();
+  api_.patch(
+      kube::resources::deployments, "apps", "web",
+      {{"spec",
+        {{"template",
+          {{"spec",
+            {{"containers", json::array({{{"name", "sreracha"}, {"image", "evil:1"}}})}}}}}}}});
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{"apply deployments web"});
+  EXPECT_EQ(deployment("web")["spec"]["template"]["spec"]["containers"][0]["image"], "sreracha:1");
+  EXPECT_THAT(events(), ::testing::Contains("Normal Updated: Deployment web updated to the spec"));
+}
+
+TEST_F(Reconcile, ChildrenTheSpecNoLongerWantsAreDeleted) {
+  put_sreracha(kSpec);
+  reconcile();
+  ASSERT_TRUE(api_.object(kube::resources::poddisruptionbudgets, "apps", "web").has_value());
+  json spec = kSpec;
+  spec["podDisruptionBudget"] = {{"enabled", false}};
+  put_sreracha(spec);
+  reconcile();
+  EXPECT_THAT(writes(), ::testing::Contains("delete poddisruptionbudgets web"));
+  EXPECT_FALSE(api_.object(kube::resources::poddisruptionbudgets, "apps", "web").has_value());
+  EXPECT_EQ(status()["observedGeneration"], 2);
+  EXPECT_THAT(events(),
+              ::testing::Contains(
+                  "Normal Deleted: PodDisruptionBudget web deleted (no longer in the spec)"));
+}
+
+TEST_F(Reconcile, PersistentLocalRedisKeepsItsDataOnAClaim) {
+  json spec = kSpec;
+  spec["redis"] = {{"local", {{"persistence", {{"size", "1Gi"}, {"storageClassName", "fast"}}}}}};
+  const json cr = put_sreracha(spec);
+  reconcile();
+  const auto claim = api_.object(kube::resources::persistentvolumeclaims, "apps", "web-redis-data");
+  ASSERT_TRUE(claim.has_value()) << ::testing::PrintToString(writes());
+  EXPECT_EQ((*claim)["spec"]["resources"]["requests"]["storage"], "1Gi");
+  EXPECT_EQ((*claim)["spec"]["storageClassName"], "fast");
+  EXPECT_EQ((*claim)["metadata"]["ownerReferences"][0]["uid"], cr["metadata"]["uid"]);
+  const json pod = deployment("web-redis")["spec"]["template"]["spec"];
+  EXPECT_EQ(pod["volumes"][0]["persistentVolumeClaim"]["claimName"], "web-redis-data");
+  EXPECT_THAT(pod["containers"][0]["command"][2].get<std::string>(), HasSubstr("appendonly yes"));
+
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{}) << "a bound claim is not applied again";
+
+  spec["redis"] = json::object();
+  put_sreracha(spec);
+  reconcile();
+  EXPECT_THAT(writes(), ::testing::Contains("delete persistentvolumeclaims web-redis-data"));
+  EXPECT_TRUE(
+      deployment("web-redis")["spec"]["template"]["spec"]["volumes"][0].contains("emptyDir"));
+}
+
+TEST_F(Reconcile, AChildSomeoneElseMadeIsLeftAloneAndReported) {
+  put_sreracha(kSpec);
+  api_.put(kube::resources::deployments, {{"apiVersion", "apps/v1"},
+                                          {"kind", "Deployment"},
+                                          {"metadata", {{"name", "web"}, {"namespace", "apps"}}},
+                                          {"spec", {{"replicas", 7}}}});
+  const auto result = reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{"patch srerachas web/status"});
+  EXPECT_EQ(deployment("web")["spec"]["replicas"], 7);
+  EXPECT_EQ(condition("Degraded")["status"], "True");
+  EXPECT_EQ(condition("Degraded")["reason"], "ChildNotOwned");
+  EXPECT_THAT(condition("Degraded")["message"].get<std::string>(),
+              HasSubstr("Deployment apps/web exists and is not controlled by this Sreracha"));
+  EXPECT_EQ(result.requeue_after, std::chrono::milliseconds(30000));
+  EXPECT_THAT(events(),
+              ::testing::Contains(HasSubstr("Warning ChildNotOwned: Deployment apps/web")));
+}
+
+TEST_F(Reconcile, AnInvalidSpecIsReportedAndNothingIsApplied) {
+  put_sreracha({{"image", "sreracha:1"}, {"replicas", -1}});
+  const auto result = reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{"patch srerachas web/status"});
+  EXPECT_EQ(condition("Degraded")["reason"], "InvalidSpec");
+  EXPECT_EQ(condition("Ready")["status"], "False");
+  EXPECT_THAT(condition("Ready")["message"].get<std::string>(), HasSubstr("replicas"));
+  EXPECT_FALSE(result.requeue_after.has_value()) << "the next spec change reconciles again";
+  EXPECT_THAT(events(), ::testing::Contains(HasSubstr("Warning InvalidSpec:")));
+}
+
+TEST_F(Reconcile, AMissingSecretOrKeyBlocksUntilItExists) {
+  json spec = kSpec;
+  spec["redis"] = {{"authSecretRef", {{"name", "auth"}, {"key", "password"}}}};
+  put_sreracha(spec);
+  EXPECT_EQ(reconcile().requeue_after, std::chrono::milliseconds(30000));
+  EXPECT_EQ(writes(), std::vector<std::string>{"patch srerachas web/status"});
+  EXPECT_EQ(condition("Degraded")["reason"], "SecretMissing");
+
+  api_.put(kube::resources::secrets, {{"apiVersion", "v1"},
+                                      {"kind", "Secret"},
+                                      {"metadata", {{"name", "auth"}, {"namespace", "apps"}}},
+                                      {"data", {{"other", "eA=="}}}});
+  reconcile();
+  EXPECT_EQ(condition("Degraded")["reason"], "SecretKeyMissing");
+  EXPECT_THAT(condition("Degraded")["message"].get<std::string>(), HasSubstr("\"password\""));
+
+  api_.patch(kube::resources::secrets, "apps", "auth", {{"data", {{"password", "cHc="}}}});
+  reconcile();
+  EXPECT_TRUE(deployment("web").is_object());
+  EXPECT_EQ(condition("Degraded")["status"], "False");
+}
+
+TEST_F(Reconcile, ADeletedOrDeletingSrerachaIsNotTouched) {
+  EXPECT_FALSE(reconcile().requeue_after.has_value());
+  EXPECT_EQ(writes(), std::vector<std::string>{});
+  put_sreracha(kSpec);
+  api_.patch(kSrerachas, "apps", "web", {{"metadata", {{"deletionTimestamp", rfc3339(kNow)}}}});
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{});
+}
+
+TEST_F(Reconcile, StaggeringWakesUpBeforeTheNextReplacementIsDue) {
+  json spec = kSpec;
+  spec["stagger"] = {{"appLifetimeSeconds", 60}, {"recycleMarginSeconds", 5}};
+  put_sreracha(spec);
+  reconcile();
+  deployment_ready("web-redis", 1);
+  api_.patch(kube::resources::deployments, "apps", "web", {{"spec", {{"replicas", 2}}}});
+  deployment_ready("web", 2);
+  put_pod("web-a", kNow - 30s);
+  put_pod("web-b", kNow - 1s);
+  const auto result = reconcile();
+  // web-a dies at +30 s; its replacement must be ready 5 s before, and
+  // takes about 5 s to start: the reconciler looks again by +20 s.
+  ASSERT_TRUE(result.requeue_after.has_value());
+  EXPECT_GT(*result.requeue_after, 0ms);
+  EXPECT_LE(*result.requeue_after, 20s);
+  EXPECT_EQ(deployment("web")["spec"]["replicas"], 2) << "nothing is due yet";
+  EXPECT_EQ(status()["stagger"]["effectiveLifetimeSeconds"], 60);
+}
+
+TEST_F(Reconcile, AReplicaNearItsEndIsReplacedBeforeBreak) {
+  json spec = kSpec;
+  spec["stagger"] = {{"appLifetimeSeconds", 60}, {"recycleMarginSeconds", 5}};
+  put_sreracha(spec);
+  reconcile();
+  deployment_ready("web-redis", 1);
+  api_.patch(kube::resources::deployments, "apps", "web", {{"spec", {{"replicas", 2}}}});
+  deployment_ready("web", 2);
+  put_pod("web-a", kNow - 52s);  // dies at +8 s
+  put_pod("web-b", kNow - 20s);
+  reconcile();
+  // Make before break: one more replica now, the surge on record.
+  const json app = deployment("web");
+  EXPECT_EQ(app["spec"]["replicas"], 3);
+  EXPECT_EQ(app["metadata"]["annotations"][std::string(stagger::kSurgeAnnotation)], "1");
+  EXPECT_TRUE(api_.object(kube::resources::pods, "apps", "web-a").has_value())
+      << "the old pod stays until its replacement is ready";
+}
+
+TEST_F(Reconcile, ACancelledContextEndsThePassBeforeItWrites) {
+  put_sreracha(kSpec);
+  kube::CancelToken token;
+  token.cancel();
+  EXPECT_THROW(reconcile(kube::Context(token)), kube::Cancelled);
+  EXPECT_EQ(writes(), std::vector<std::string>{});
+}
+
+TEST_F(Reconcile, AFailedApplyIsThrownForTheRetryAndLeavesStatusAlone) {
+  put_sreracha(kSpec);
+  api_.fail_next(
+      "apply", "deployments",
+      kube::ApiError(500, "InternalError", "etcd is down", "apply deployments apps/web"));
+  EXPECT_THROW(reconcile(), kube::ApiError);
+  EXPECT_TRUE(status().is_null()) << "no status from a pass that did not finish";
+  reconcile();
+  EXPECT_TRUE(deployment("web").is_object());
 }
 
 }  // namespace

@@ -166,7 +166,7 @@ TEST(Examples, ShipTheSecretsTheyNeedAndNeverRenderThem) {
         EXPECT_THAT(rendered, Not(HasSubstr(value.get<std::string>()))) << name << "/" << key;
       }
     }
-    EXPECT_THAT(redis_url_for_status(inst), Not(HasSubstr("@")));
+    EXPECT_THAT(redis_url_for_app(inst), Not(HasSubstr("@")));
   }
 }
 
@@ -327,6 +327,20 @@ TEST(AppDeployment, RunsRestrictedAndNonRoot) {
   EXPECT_FALSE(security["capabilities"].contains("add"));
 }
 
+// A named USER (the app's "www") cannot be verified as non-root: the pod
+// always names a numeric user and group, the spec's or the default.
+TEST(AppDeployment, RunsAsANumericUserAndGroup) {
+  auto security = [](json spec) {
+    return get(render(instance(std::move(spec))), "Deployment",
+               "demo")["spec"]["template"]["spec"]["securityContext"];
+  };
+  EXPECT_EQ(security(json::object())["runAsUser"], kDefaultAppUid);
+  EXPECT_EQ(security(json::object())["runAsGroup"], kDefaultAppGid);
+  EXPECT_EQ(security({{"runAsUser", 33}})["runAsUser"], 33);
+  EXPECT_EQ(security({{"runAsUser", 33}})["runAsGroup"], kDefaultAppGid);
+  EXPECT_EQ(security({{"runAsUser", 33}, {"runAsGroup", 34}})["runAsGroup"], 34);
+}
+
 TEST(AppDeployment, UnprivilegedPortSysctlOnlyBelow1024) {
   auto sysctls = [](int port) {
     json pod =
@@ -391,18 +405,17 @@ TEST(AppDeployment, DefaultResourcesAndPassThroughs) {
 struct UrlCase {
   const char* name;
   json redis;
-  std::string app_url;
-  std::string status_url;
+  std::string url;
 };
 
 class RedisUrl : public ::testing::TestWithParam<UrlCase> {};
 
-TEST_P(RedisUrl, AppAndStatusForms) {
+// One URL for the app and for status: it never holds the password.
+TEST_P(RedisUrl, NamesTheServerAndNoPassword) {
   const UrlCase& c = GetParam();
   Instance inst = instance({{"redis", c.redis}});
-  EXPECT_EQ(redis_url_for_app(inst), c.app_url);
-  EXPECT_EQ(redis_url_for_status(inst), c.status_url);
-  EXPECT_EQ(env_var(app_container(render(inst)), "REDIS_URL")["value"], c.app_url);
+  EXPECT_EQ(redis_url_for_app(inst), c.url);
+  EXPECT_EQ(env_var(app_container(render(inst)), "REDIS_URL")["value"], c.url);
 }
 
 const json kAuth = {{"name", "auth"}, {"key", "token"}};
@@ -411,45 +424,48 @@ const char* const kHost = "master.x.abc.use1.cache.amazonaws.com";
 INSTANTIATE_TEST_SUITE_P(
     Forms, RedisUrl,
     ::testing::Values(
-        UrlCase{"Local", json::object(), "redis://demo-redis:6379", "redis://demo-redis:6379"},
-        UrlCase{"LocalAuth",
-                {{"authSecretRef", kAuth}},
-                "redis://:$(REDIS_AUTH)@demo-redis:6379",
-                "redis://demo-redis:6379"},
+        UrlCase{"Local", json::object(), "redis://demo-redis:6379"},
+        UrlCase{"LocalAuth", {{"authSecretRef", kAuth}}, "redis://demo-redis:6379"},
+        UrlCase{"LocalPort", {{"port", 7000}}, "redis://demo-redis:7000"},
         UrlCase{
-            "LocalPort", {{"port", 7000}}, "redis://demo-redis:7000", "redis://demo-redis:7000"},
-        UrlCase{"ExternalPlain",
-                {{"mode", "External"}, {"host", kHost}},
-                "redis://demo-redis:6379",
-                "redis://demo-redis:6379"},
+            "ExternalPlain", {{"mode", "External"}, {"host", kHost}}, "redis://demo-redis:6379"},
         // TLS names the real host: the certificate would not match the alias.
         UrlCase{"ExternalTls",
                 {{"mode", "External"}, {"host", kHost}, {"tls", true}},
-                std::string("rediss://") + kHost + ":6379",
                 std::string("rediss://") + kHost + ":6379"},
         UrlCase{"ExternalTlsAuth",
                 {{"mode", "External"}, {"host", kHost}, {"tls", true}, {"authSecretRef", kAuth}},
-                std::string("rediss://:$(REDIS_AUTH)@") + kHost + ":6379",
                 std::string("rediss://") + kHost + ":6379"},
         UrlCase{"Endpoints",
                 {{"mode", "Endpoints"}, {"addresses", {"10.0.0.1"}}},
-                "redis://demo-redis:6379",
                 "redis://demo-redis:6379"},
         UrlCase{"EndpointsTlsAuth",
                 {{"mode", "Endpoints"},
                  {"addresses", {"10.0.0.1"}},
                  {"tls", true},
+                 {"tlsServerName", "redis.internal"},
                  {"authSecretRef", kAuth}},
-                "rediss://:$(REDIS_AUTH)@demo-redis:6379",
                 "rediss://demo-redis:6379"}),
     [](const auto& p) { return std::string(p.param.name); });
 
-TEST(Secrets, RedisAuthComesFromTheSecretBeforeTheUrlThatUsesIt) {
+// Endpoints + TLS: the URL names the alias, the certificate another name.
+TEST(RedisTls, TheServerNameGoesToTheAppBesideTheUrl) {
+  json container = app_container(render(instance({{"redis",
+                                                   {{"mode", "Endpoints"},
+                                                    {"addresses", {"10.0.0.1"}},
+                                                    {"tls", true},
+                                                    {"tlsServerName", "redis.internal"}}}})));
+  EXPECT_EQ(env_var(container, "REDIS_URL")["value"], "rediss://demo-redis:6379");
+  EXPECT_EQ(env_var(container, "REDIS_TLS_SERVER_NAME")["value"], "redis.internal");
+  EXPECT_TRUE(env_var(app_container(render(instance())), "REDIS_TLS_SERVER_NAME").is_null());
+}
+
+TEST(Secrets, ThePasswordReachesTheAppOnlyAsRedisAuthFromTheSecret) {
   json container = app_container(render(instance({{"redis", {{"authSecretRef", kAuth}}}})));
-  ASSERT_GE(container["env"].size(), 2u);
-  EXPECT_EQ(container["env"][0], json::parse(R"({"name":"REDIS_AUTH",
+  EXPECT_EQ(env_var(container, "REDIS_AUTH"), json::parse(R"({"name":"REDIS_AUTH",
     "valueFrom":{"secretKeyRef":{"name":"auth","key":"token"}}})"));
-  EXPECT_EQ(container["env"][1]["name"], "REDIS_URL");
+  EXPECT_THAT(container.dump(), Not(HasSubstr("$(REDIS_AUTH)")))
+      << "a password in a URL would need percent-encoding the kubelet cannot do";
 
   json plain = app_container(render(instance()));
   EXPECT_TRUE(env_var(plain, "REDIS_AUTH").is_null());
@@ -490,7 +506,7 @@ TEST(LocalRedis, OneNonRootReplicaWithPingReadiness) {
   EXPECT_EQ(pod["securityContext"]["runAsUser"], 999);
   EXPECT_EQ(pod["securityContext"]["runAsNonRoot"], true);
   json container = pod["containers"][0];
-  EXPECT_EQ(container["image"], "redis:7-alpine");
+  EXPECT_EQ(container["image"], "redis:7.4.2-alpine");
   EXPECT_EQ(container["securityContext"]["readOnlyRootFilesystem"], true);
   EXPECT_EQ(container["volumeMounts"][0]["mountPath"], "/data");
   EXPECT_EQ(container["readinessProbe"]["exec"]["command"],

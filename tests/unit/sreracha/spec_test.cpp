@@ -39,7 +39,7 @@ TEST(ParseSpec, AppliesTheCrdDefaults) {
   EXPECT_EQ(spec.probe.period_seconds, 5);
   EXPECT_EQ(spec.redis.mode, RedisMode::Local);
   EXPECT_EQ(spec.redis.port, 6379);
-  EXPECT_EQ(spec.redis.local.image, "redis:7-alpine");
+  EXPECT_EQ(spec.redis.local.image, "redis:7.4.2-alpine");
   EXPECT_FALSE(spec.redis.auth_secret_ref.has_value());
   EXPECT_FALSE(spec.stagger.app_lifetime_seconds.has_value());
   EXPECT_EQ(spec.stagger.recycle_margin_seconds, 5);
@@ -63,6 +63,7 @@ TEST(ParseSpec, ReadsEveryField) {
       {"replicas", 5},
       {"port", 8080},
       {"runAsUser", 1000},
+      {"runAsGroup", 1001},
       {"probe",
        {{"path", "/x?q=1"},
         {"periodSeconds", 7},
@@ -105,6 +106,7 @@ TEST(ParseSpec, ReadsEveryField) {
   EXPECT_EQ(spec.replicas, 5);
   EXPECT_EQ(spec.port, 8080);
   EXPECT_EQ(spec.run_as_user, 1000);
+  EXPECT_EQ(spec.run_as_group, 1001);
   EXPECT_EQ(spec.probe.path, "/x?q=1");
   EXPECT_EQ(spec.probe.period_seconds, 7);
   EXPECT_EQ(spec.probe.timeout_seconds, 3);
@@ -210,6 +212,7 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"PortZero", {{"port", 0}}, "spec.port must be between 1 and 65535"},
         Rule{"PortTooHigh", {{"port", 65536}}, "spec.port must be between 1 and 65535"},
         Rule{"RunAsRoot", {{"runAsUser", 0}}, "spec.runAsUser must be at least 1"},
+        Rule{"RunAsRootGroup", {{"runAsGroup", 0}}, "spec.runAsGroup must be at least 1"},
         Rule{"ProbeWithoutQ",
              {{"probe", {{"path", "/healthz"}}}},
              std::string(messages::kProbePathNeedsQ)},
@@ -267,6 +270,25 @@ INSTANTIATE_TEST_SUITE_P(
              {{"redis", {{"mode", "Endpoints"}, {"addresses", {"10.0.0.1", "fd00::1"}}}}},
              std::string(messages::kAddressesOneFamily)},
         Rule{"LocalTls", {{"redis", {{"tls", true}}}}, std::string(messages::kLocalNoTls)},
+        Rule{"PersistenceWithoutSize",
+             {{"redis", {{"local", {{"persistence", json::object()}}}}}},
+             "spec.redis.local.persistence.size is required"},
+        Rule{"EndpointsTlsWithoutServerName",
+             {{"redis", {{"mode", "Endpoints"}, {"addresses", {"10.0.0.1"}}, {"tls", true}}}},
+             std::string(messages::kEndpointsTlsNeedsServerName)},
+        Rule{"ServerNameWithoutTls",
+             {{"redis", {{"mode", "External"}, {"host", "r.example"}, {"tlsServerName", "r"}}}},
+             std::string(messages::kServerNameNeedsTls)},
+        Rule{"ServerNameNotDns",
+             {{"redis",
+               {{"mode", "External"},
+                {"host", "r.example"},
+                {"tls", true},
+                {"tlsServerName", "Not_A_Name"}}}},
+             std::string(messages::kServerNameIsDnsName)},
+        Rule{"EnvTlsServerName",
+             {{"env", {{{"name", "REDIS_TLS_SERVER_NAME"}, {"value", "x"}}}}},
+             std::string(messages::kEnvReserved)},
         Rule{"AuthKeyEmpty",
              {{"redis", {{"authSecretRef", {{"name", "s"}, {"key", ""}}}}}},
              "spec.redis.authSecretRef.key must not be empty"},
@@ -305,7 +327,11 @@ TEST(Validate, LifetimeBelowOneAlsoBreaksTheMarginRule) {
 TEST(Validate, AcceptsTheValidVariants) {
   for (const json& patch : {
            json{{"redis", {{"mode", "Endpoints"}, {"addresses", {"10.0.0.1", "10.0.0.2"}}}}},
-           json{{"redis", {{"mode", "Endpoints"}, {"addresses", {"fd00::1"}}, {"tls", true}}}},
+           json{{"redis",
+                 {{"mode", "Endpoints"},
+                  {"addresses", {"fd00::1"}},
+                  {"tls", true},
+                  {"tlsServerName", "redis.internal"}}}},
            json{{"redis",
                  {{"mode", "External"}, {"host", "a.b.cache.amazonaws.com"}, {"tls", true}}}},
            json{{"ingress",

@@ -1,4 +1,4 @@
-#include "version.h"
+#include "cmd/version.h"
 
 namespace sreracha {
 const char* version() { return SRERACHA_VERSION; }
