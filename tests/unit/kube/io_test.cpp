@@ -40,9 +40,15 @@ pplx::task<std::thread::id> where_it_runs() {
 TEST_F(CallerDrivenIo, ALoneCallerRunsItsOwnWorkOnItsOwnThread) {
   // The first wait may find the background thread running the I/O and take
   // over after it; after that the caller finds the role free each time.
+  const auto rescues_before = kube::io::rescues();
   int on_caller = 0;
   for (int i = 0; i < 100; ++i) {
     if (kube::io::await(where_it_runs()) == std::this_thread::get_id()) ++on_caller;
+  }
+  // A machine too busy to run the watchdog's heartbeat in time starts a
+  // rescuer, which then runs handlers too: not what this test is about.
+  if (on_caller < 90 && kube::io::rescues() != rescues_before) {
+    GTEST_SKIP() << "a heartbeat was late (the machine is busy) and a rescuer ran handlers";
   }
   EXPECT_GE(on_caller, 90);
 }
