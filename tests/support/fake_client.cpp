@@ -84,6 +84,14 @@ FakeClient::Objects& FakeClient::objects_of(const kube::Resource& r) {
   return objects_[resource_id(r)];
 }
 
+nlohmann::json& FakeClient::stored_or_throw(const kube::Resource& r, std::string_view ns,
+                                            std::string_view name, const std::string& verb) {
+  auto& objects = objects_of(r);
+  auto it = objects.find(object_id(r, ns, name));
+  if (it == objects.end()) not_found(r, ns, name, verb);
+  return it->second;
+}
+
 void FakeClient::record(std::string verb, const kube::Resource& r, std::string_view ns,
                         std::string_view name, std::string_view subresource) {
   requests_.push_back(
@@ -126,10 +134,7 @@ json FakeClient::get(const kube::Resource& r, std::string_view ns, std::string_v
   ctx.check("get " + kube::describe(r, ns, name));
   std::lock_guard lock(mu_);
   record("get", r, ns, name, subresource);
-  auto& objects = objects_of(r);
-  auto it = objects.find(object_id(r, ns, name));
-  if (it == objects.end()) not_found(r, ns, name, "get");
-  return it->second;
+  return stored_or_throw(r, ns, name, "get");
 }
 
 json FakeClient::list(const kube::Resource& r, std::string_view ns,
@@ -167,16 +172,14 @@ json FakeClient::replace(const kube::Resource& r, std::string_view ns, std::stri
   ctx.check("update " + kube::describe(r, ns, name));
   std::lock_guard lock(mu_);
   record("update", r, ns, name, subresource);
-  auto& objects = objects_of(r);
-  auto it = objects.find(object_id(r, ns, name));
-  if (it == objects.end()) not_found(r, ns, name, "update");
+  json& stored = stored_or_throw(r, ns, name, "update");
   const std::string wanted_rv = object["metadata"].value("resourceVersion", "");
-  if (!wanted_rv.empty() && wanted_rv != it->second["metadata"].value("resourceVersion", "")) {
+  if (!wanted_rv.empty() && wanted_rv != stored["metadata"].value("resourceVersion", "")) {
     conflict(r, ns, name, "update",
              "the object has been modified; please apply your changes to the latest version "
              "and try again");
   }
-  const json before = it->second;
+  const json before = stored;
   json next = before;
   if (subresource == "status") {
     next["status"] = object.value("status", json::object());
@@ -188,7 +191,7 @@ json FakeClient::replace(const kube::Resource& r, std::string_view ns, std::stri
     if (before.contains("status")) next["status"] = before["status"];
   }
   bump(next, before);
-  it->second = next;
+  stored = next;
   return next;
 }
 
@@ -198,10 +201,8 @@ json FakeClient::merge_patch(const kube::Resource& r, std::string_view ns, std::
   ctx.check("patch " + kube::describe(r, ns, name));
   std::lock_guard lock(mu_);
   record("patch", r, ns, name, subresource);
-  auto& objects = objects_of(r);
-  auto it = objects.find(object_id(r, ns, name));
-  if (it == objects.end()) not_found(r, ns, name, "patch");
-  const json before = it->second;
+  json& stored = stored_or_throw(r, ns, name, "patch");
+  const json before = stored;
   if (patch.contains("/metadata/uid"_json_pointer)) {
     const std::string uid = patch["metadata"]["uid"];
     if (uid != before["metadata"].value("uid", "")) {
@@ -219,7 +220,7 @@ json FakeClient::merge_patch(const kube::Resource& r, std::string_view ns, std::
     next.merge_patch(body);
   }
   bump(next, before);
-  it->second = next;
+  stored = next;
   return next;
 }
 
@@ -309,13 +310,11 @@ json FakeClient::put(const kube::Resource& r, json object) {
 json FakeClient::patch(const kube::Resource& r, std::string_view ns, std::string_view name,
                        const json& patch) {
   std::lock_guard lock(mu_);
-  auto& objects = objects_of(r);
-  auto it = objects.find(object_id(r, ns, name));
-  if (it == objects.end()) not_found(r, ns, name, "patch");
-  const json before = it->second;
-  it->second.merge_patch(patch);
-  bump(it->second, before);
-  return it->second;
+  json& stored = stored_or_throw(r, ns, name, "patch");
+  const json before = stored;
+  stored.merge_patch(patch);
+  bump(stored, before);
+  return stored;
 }
 
 std::optional<json> FakeClient::object(const kube::Resource& r, std::string_view ns,

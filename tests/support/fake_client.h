@@ -92,6 +92,10 @@ class FakeClient : public kube::Interface {
   using Objects = std::map<std::string, nlohmann::json>;  // "ns/name" -> object
 
   Objects& objects_of(const kube::Resource& r);  // REQUIRES: mu_ held
+  // The stored object, or ApiError NotFound naming `verb`.
+  nlohmann::json& stored_or_throw(const kube::Resource& r, std::string_view ns,
+                                  std::string_view name,
+                                  const std::string& verb);  // REQUIRES: mu_ held
   void record(std::string verb, const kube::Resource& r, std::string_view ns, std::string_view name,
               std::string_view subresource);  // REQUIRES: mu_ held
   nlohmann::json insert(const kube::Resource& r, std::string_view ns,

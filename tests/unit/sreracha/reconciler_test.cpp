@@ -44,6 +44,8 @@ const Clock::time_point kNow = Clock::from_time_t(1'800'000'000);  // 2027-01-15
 
 std::string rfc3339(Clock::time_point t) { return kube::meta::format_time(t); }
 
+const json kSpec = {{"image", "sreracha:1"}, {"replicas", 2}};
+
 // The caches as the operator's informers hold them, the fake API server
 // behind them, and the reconciler on top.
 class Reconcile : public ::testing::Test {
@@ -151,6 +153,18 @@ class Reconcile : public ::testing::Test {
           {{"replicas", replicas}, {"readyReplicas", replicas}, {"updatedReplicas", replicas}}}});
   }
 
+  // Both replicas of the app up and ready (staggering started them one
+  // after the other); the test then says when each pod started.
+  void two_ready_replicas_with_lifetime(int lifetime_seconds) {
+    json spec = kSpec;
+    spec["stagger"] = {{"appLifetimeSeconds", lifetime_seconds}, {"recycleMarginSeconds", 5}};
+    put_sreracha(spec);
+    reconcile();
+    deployment_ready("web-redis", 1);
+    api_.patch(kube::resources::deployments, "apps", "web", {{"spec", {{"replicas", 2}}}});
+    deployment_ready("web", 2);
+  }
+
   void put_pod(const std::string& name, Clock::time_point started) {
     api_.put(kube::resources::pods,
              {{"apiVersion", "v1"},
@@ -180,8 +194,6 @@ class Reconcile : public ::testing::Test {
   Clock::time_point now_ = kNow;
   std::unique_ptr<Reconciler> reconciler_;
 };
-
-const json kSpec = {{"image", "sreracha:1"}, {"replicas", 2}};
 
 TEST_F(Reconcile, ANewSrerachaGetsEveryChildOnceAndAStatus) {
   const json cr = put_sreracha(kSpec);
@@ -368,13 +380,7 @@ TEST_F(Reconcile, ADeletedOrDeletingSrerachaIsNotTouched) {
 }
 
 TEST_F(Reconcile, StaggeringWakesUpBeforeTheNextReplacementIsDue) {
-  json spec = kSpec;
-  spec["stagger"] = {{"appLifetimeSeconds", 60}, {"recycleMarginSeconds", 5}};
-  put_sreracha(spec);
-  reconcile();
-  deployment_ready("web-redis", 1);
-  api_.patch(kube::resources::deployments, "apps", "web", {{"spec", {{"replicas", 2}}}});
-  deployment_ready("web", 2);
+  two_ready_replicas_with_lifetime(60);
   put_pod("web-a", kNow - 30s);
   put_pod("web-b", kNow - 1s);
   const auto result = reconcile();
@@ -388,13 +394,7 @@ TEST_F(Reconcile, StaggeringWakesUpBeforeTheNextReplacementIsDue) {
 }
 
 TEST_F(Reconcile, AReplicaNearItsEndIsReplacedBeforeBreak) {
-  json spec = kSpec;
-  spec["stagger"] = {{"appLifetimeSeconds", 60}, {"recycleMarginSeconds", 5}};
-  put_sreracha(spec);
-  reconcile();
-  deployment_ready("web-redis", 1);
-  api_.patch(kube::resources::deployments, "apps", "web", {{"spec", {{"replicas", 2}}}});
-  deployment_ready("web", 2);
+  two_ready_replicas_with_lifetime(60);
   put_pod("web-a", kNow - 52s);  // dies at +8 s
   put_pod("web-b", kNow - 20s);
   reconcile();
