@@ -16,6 +16,12 @@ std::string object_id(const kube::Resource& r, std::string_view ns, std::string_
   return std::string(r.namespaced ? ns : "") + "/" + std::string(name);
 }
 
+// The start of the keys of FakeClient::applied_ for one object; the field
+// manager's name follows.
+std::string applied_prefix(const kube::Resource& r, std::string_view ns, std::string_view name) {
+  return resource_id(r) + "/" + object_id(r, ns, name) + "#";
+}
+
 [[noreturn]] void not_found(const kube::Resource& r, std::string_view ns, std::string_view name,
                             const std::string& verb) {
   kube::throw_api_error({404, "NotFound", r.resource + " \"" + std::string(name) + "\" not found"},
@@ -236,8 +242,7 @@ json FakeClient::apply(const kube::Resource& r, std::string_view ns, std::string
   }
   json applied = object;
   if (subresource.empty()) applied.erase("status");
-  const std::string manager_key =
-      resource_id(r) + "/" + object_id(r, ns, name) + "#" + options.field_manager;
+  const std::string manager_key = applied_prefix(r, ns, name) + options.field_manager;
   auto& objects = objects_of(r);
   auto it = objects.find(object_id(r, ns, name));
   if (it == objects.end()) {
@@ -263,6 +268,11 @@ void FakeClient::remove(const kube::Resource& r, std::string_view ns, std::strin
   ctx.check("delete " + kube::describe(r, ns, name));
   std::lock_guard lock(mu_);
   record("delete", r, ns, name, {});
+  erase(r, ns, name, options);
+}
+
+void FakeClient::erase(const kube::Resource& r, std::string_view ns, std::string_view name,
+                       const kube::DeleteOptions& options) {
   auto& objects = objects_of(r);
   auto it = objects.find(object_id(r, ns, name));
   if (it == objects.end()) return;  // gone already, as Client::remove reports it
@@ -272,18 +282,16 @@ void FakeClient::remove(const kube::Resource& r, std::string_view ns, std::strin
              "Precondition failed: UID in precondition: " + *options.precondition_uid);
   }
   objects.erase(it);
-  std::erase_if(applied_, [&](const auto& entry) {
-    return entry.first.starts_with(resource_id(r) + "/" + object_id(r, ns, name) + "#");
-  });
+  const std::string prefix = applied_prefix(r, ns, name);
+  std::erase_if(applied_, [&](const auto& entry) { return entry.first.starts_with(prefix); });
 }
 
 void FakeClient::evict(std::string_view ns, std::string_view pod,
                        const kube::DeleteOptions& options, const kube::Context& ctx) {
-  {
-    std::lock_guard lock(mu_);
-    record("evict", kube::resources::pods, ns, pod, "eviction");
-  }
-  remove(kube::resources::pods, ns, pod, options, ctx);
+  ctx.check("evict " + kube::describe(kube::resources::pods, ns, pod));
+  std::lock_guard lock(mu_);
+  record("evict", kube::resources::pods, ns, pod, "eviction");  // one request, as Client::evict
+  erase(kube::resources::pods, ns, pod, options);
 }
 
 void FakeClient::watch(const kube::Resource& r, std::string_view, const kube::WatchOptions&,

@@ -101,6 +101,9 @@ class FakeClient : public kube::Interface {
   nlohmann::json insert(const kube::Resource& r, std::string_view ns,
                         nlohmann::json object);                     // REQUIRES: mu_ held
   void bump(nlohmann::json& object, const nlohmann::json& before);  // REQUIRES: mu_ held
+  // Deletes the object (absent: nothing), checking options' uid precondition.
+  void erase(const kube::Resource& r, std::string_view ns, std::string_view name,
+             const kube::DeleteOptions& options);  // REQUIRES: mu_ held
 
   kube::Config config_;
   mutable std::mutex mu_;

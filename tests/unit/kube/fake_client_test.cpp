@@ -105,6 +105,15 @@ TEST(FakeClient, RecordsRequestsAndFailsOnRequest) {
   EXPECT_EQ(api.requests()[2].verb, "list");
 }
 
+TEST(FakeClient, AnEvictionIsOneRequestThatRemovesThePod) {
+  FakeClient api;
+  api.put(kube::resources::pods, {{"metadata", {{"name", "p"}, {"namespace", "ns"}}}});
+  api.evict("ns", "p");
+  ASSERT_EQ(api.requests().size(), 1u);
+  EXPECT_EQ(api.requests()[0].verb, "evict");
+  EXPECT_FALSE(api.object(kube::resources::pods, "ns", "p").has_value());
+}
+
 TEST(FakeClient, ListFiltersByNamespaceAndLabels) {
   FakeClient api;
   json tagged = config_map({});
