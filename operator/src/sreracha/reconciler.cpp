@@ -229,7 +229,7 @@ struct Reconciler::Pass {
 
   // Plans staggered lifetimes from the cached pods and runs the pod actions;
   // replica changes are returned for the Deployment apply that follows.
-  StaggerOutcome stagger_step(const json& previous_status) {
+  StaggerOutcome stagger_step() {
     StaggerOutcome out;
     for (const auto& pod : r.caches_.pods->list_by_label("app.kubernetes.io/instance", inst.name)) {
       const json& meta = (*pod)["metadata"];
@@ -265,9 +265,8 @@ struct Reconciler::Pass {
     params.margin = stagger::Seconds(inst.spec.stagger.recycle_margin_seconds);
     params.start_interval = stagger::Seconds(inst.spec.stagger.start_interval_seconds);
     out.learned_lifetime = stagger::learn_lifetime(out.pods);
-    if (!out.learned_lifetime &&
-        previous_status.contains("/stagger/observedLifetimeSeconds"_json_pointer)) {
-      const json& kept = previous_status.at("/stagger/observedLifetimeSeconds"_json_pointer);
+    if (!out.learned_lifetime && status.contains("/stagger/observedLifetimeSeconds"_json_pointer)) {
+      const json& kept = status.at("/stagger/observedLifetimeSeconds"_json_pointer);
       if (kept.is_number_integer()) out.learned_lifetime = stagger::Seconds(kept.get<int>());
     }
     if (inst.spec.stagger.app_lifetime_seconds) {
@@ -487,7 +486,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request, const kub
   Pass pass(*this, ctx, *cr, key, std::move(base));
   if (!pass.parse()) return {};  // the next spec change triggers the next reconcile
   if (pass.blocked()) return {kDependencyRetry};
-  const auto staggered = pass.stagger_step(pass.status);
+  const auto staggered = pass.stagger_step();
   pass.apply_children(staggered);
   pass.report(staggered);
   return {staggered.requeue_after};
