@@ -30,6 +30,9 @@ stagger::PodView pod_view(const json& pod) {
   view.created = kube::meta::parse_time_value(meta.value("creationTimestamp", json()));
   if (meta.contains("annotations")) {
     const json& annotations = meta["annotations"];
+    auto hash = annotations.find(std::string(stagger::kTemplateHashAnnotation));
+    if (hash != annotations.end() && hash->is_string())
+      view.template_hash = hash->get<std::string>();
     auto cost = annotations.find(std::string(stagger::kDeletionCostAnnotation));
     if (cost != annotations.end() && cost->is_string()) {
       try {
@@ -42,7 +45,11 @@ stagger::PodView pod_view(const json& pod) {
   view.scheduled = pod.contains("spec") && pod["spec"].contains("nodeName");
   if (pod.contains("status")) {
     for (const auto& c : pod["status"].value("conditions", json::array())) {
-      if (c.value("type", "") == "Ready") view.ready = c.value("status", "") == "True";
+      if (c.value("type", "") != "Ready") continue;
+      view.ready = c.value("status", "") == "True";
+      if (view.ready) {
+        view.ready_since = kube::meta::parse_time_value(c.value("lastTransitionTime", json()));
+      }
     }
   }
   if (const json* cs = app_container_status(pod)) {

@@ -1,6 +1,7 @@
 #include "sreracha/stagger.h"
 
 #include <algorithm>
+#include <cmath>
 #include <tuple>
 
 namespace sreracha::stagger {
@@ -29,9 +30,10 @@ Schedule schedule_for(const Params& params, int desired) {
   s.lead = std::clamp<Duration>(params.startup_allowance, Duration::zero(), s.budget / 2);
   s.gap = (s.budget - s.lead) / desired;
   if (params.max_surge <= 0) {
-    // Replacements start a gap apart and each takes about lead: that many
-    // overlap, plus one so a crash need not wait for a scheduled one.
-    const auto overlapping = (s.lead + s.gap - Duration{1}) / s.gap;
+    // Replacements start a gap apart and each holds its surge slot for about
+    // lead plus the settle time: that many overlap, plus one so a crash need
+    // not wait for a scheduled one.
+    const auto overlapping = (s.lead + kReadySettle + s.gap - Duration{1}) / s.gap;
     s.max_surge = static_cast<int>(std::max<Duration::rep>(overlapping, 1)) + 1;
   }
   return s;
@@ -48,7 +50,7 @@ std::tuple<bool, bool, bool> replicaset_rank(const PodView& pod) {
   return {pod.scheduled, phase_running(pod), pod.ready};
 }
 
-bool is_marked(const PodView& pod) { return pod.deletion_cost == kRetireDeletionCost; }
+bool is_marked(const PodView* pod) { return pod->deletion_cost == kRetireDeletionCost; }
 
 // A crash at the end of the app's life (it ran at least L / 2): a fresh pod
 // brings the replica back without the kubelet's back-off. A pod that crashed
@@ -75,7 +77,7 @@ std::vector<Candidate> retirement_order(const std::vector<const PodView*>& live,
   for (const PodView* pod : live) {
     Candidate c;
     c.pod = pod;
-    if (is_marked(*pod)) {
+    if (is_marked(pod)) {
       c.urgency = 0;
     } else if (crashed_at_end_of_life(*pod, params)) {
       c.urgency = 1;
@@ -112,21 +114,22 @@ std::vector<Candidate> retirement_order(const std::vector<const PodView*>& live,
   return order;
 }
 
-// Whether the ReplicaSet, scaled down by one, removes `pod` (marked) and no
-// other: every other live pod ranks at least as high on the criteria that
-// come before the deletion cost.
-bool replicaset_would_pick(const PodView& pod, const std::vector<const PodView*>& live) {
-  const auto rank = replicaset_rank(pod);
-  return std::all_of(live.begin(), live.end(), [&](const PodView* other) {
-    return other == &pod || replicaset_rank(*other) >= rank;
-  });
-}
-
 Action set_replicas(int replicas, int surge, Reason reason) {
   return {Action::Kind::SetReplicas, reason, replicas, surge, {}};
 }
 Action on_pod(Action::Kind kind, const PodView& pod, Reason reason) {
   return {kind, reason, 0, 0, pod.name};
+}
+
+// When the next Ready pod has been Ready for kReadySettle, if one has not.
+std::optional<TimePoint> next_settle(const std::vector<const PodView*>& live, TimePoint now) {
+  std::optional<TimePoint> first;
+  for (const PodView* p : live) {
+    if (!p->ready || !p->ready_since || *p->ready_since + kReadySettle <= now) continue;
+    const TimePoint at = *p->ready_since + kReadySettle;
+    if (!first || at < *first) first = at;
+  }
+  return first;
 }
 
 milliseconds until(TimePoint when, TimePoint now) {
@@ -156,6 +159,25 @@ Plan scale_down(const std::vector<Candidate>& order, int desired, int surge) {
   return out;
 }
 
+// Serving pods at or past their deadline: their replacement is late.
+void late_pods(const std::vector<Candidate>& order, TimePoint now, const Schedule& schedule,
+               Plan& out) {
+  if (!schedule.enabled) return;
+  for (const Candidate& c : order) {
+    if (c.urgency == 2 && c.pod->container_running && c.pod->container_started &&
+        now >= *c.pod->container_started + schedule.budget) {
+      out.late_pods.push_back(c.pod->name);
+    }
+  }
+}
+
+// Nearest-rank quantile q of unsorted values.
+Clock::duration quantile(std::vector<Clock::duration> values, double q) {
+  std::sort(values.begin(), values.end());
+  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+  return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+}
+
 }  // namespace
 
 std::string_view to_string(Reason reason) {
@@ -170,19 +192,32 @@ std::string_view to_string(Reason reason) {
       return "respread";
     case Reason::ScaleDown:
       return "scaledown";
+    case Reason::Rollout:
+      return "rollout";
   }
   return "unknown";
 }
 
 Plan plan(const Observed& observed, TimePoint now, const Params& params) {
   Plan out;
+  const int desired = std::max(0, params.desired_replicas);
   // A template rollout replaces every pod through the Deployment's own
-  // surge; a second hand on replicas would fight it.
+  // rolling update, make before break; a second hand on replicas would
+  // fight it. Its ReplicaSet removes the youngest old pod first, the one
+  // that could serve longest: mark the one nearest its end instead.
   if (observed.rollout_in_progress) {
     out.requeue_after = kRolloutPollInterval;
+    if (observed.template_hash.empty()) return out;
+    std::vector<const PodView*> outdated;
+    for (const PodView& pod : observed.pods) {
+      if (!pod.terminating && pod.template_hash != observed.template_hash) outdated.push_back(&pod);
+    }
+    if (outdated.empty() || std::any_of(outdated.begin(), outdated.end(), is_marked)) return out;
+    const auto order = retirement_order(outdated, now, params, schedule_for(params, desired));
+    out.actions.push_back(
+        on_pod(Action::Kind::MarkForDeletion, *order.front().pod, Reason::Rollout));
     return out;
   }
-  const int desired = std::max(0, params.desired_replicas);
   const int replicas = std::max(0, observed.deployment_replicas);
   const int surge = std::clamp(observed.surge, 0, replicas);
   const int base = replicas - surge;
@@ -203,8 +238,18 @@ Plan plan(const Observed& observed, TimePoint now, const Params& params) {
   if (base > desired || (desired == 0 && replicas > 0)) return scale_down(order, desired, surge);
 
   auto retirable = [&](const Candidate& c) { return !c.due || *c.due <= now; };
-  int ready = static_cast<int>(
-      std::count_if(live.begin(), live.end(), [](const PodView* p) { return p->ready; }));
+  // Ready long enough for the EndpointSlice (and so kube-proxy) to carry it:
+  // a pod retired on its replacement's first Ready could leave the Service
+  // short for as long as the endpoint controller lags, on a busy cluster
+  // seconds.
+  auto settled = [&](const PodView* p) {
+    return p->ready && (!p->ready_since || now - *p->ready_since >= kReadySettle);
+  };
+  int ready = static_cast<int>(std::count_if(live.begin(), live.end(), settled));
+  // Ready pods a retirement must leave. While starting up, the newest base
+  // pod may still be starting: it never served, and waiting for it could let
+  // the pod being retired reach its end (many replicas take longer than L).
+  const int keep_ready = base < desired ? std::max(1, base - 1) : base;
 
   // 1. Retire the most urgent pods once their replacements are Ready: the
   //    first `surge` pods in order are the ones the surge replicas stand in for.
@@ -214,37 +259,23 @@ Plan plan(const Observed& observed, TimePoint now, const Params& params) {
   int kept_surge = surge;
   while (kept_surge > 0 && first < order.size()) {
     const Candidate& x = order[first];
-    const int others_ready = ready - (x.pod->ready ? 1 : 0);
-    if (!retirable(x) || others_ready < base) break;
+    const int others_ready = ready - (settled(x.pod) ? 1 : 0);
+    if (!retirable(x) || others_ready < keep_ready) break;
+    out.actions.push_back(on_pod(Action::Kind::EvictPod, *x.pod, x.reason));
     const std::size_t next = first + static_cast<std::size_t>(kept_surge);
-    if (next < order.size() && order[next].due && *order[next].due <= now) {
-      // Hand the surge replica over: the ReplicaSet replaces the deleted pod
-      // at once, and that fresh pod is the next pod's replacement, on time.
-      out.actions.push_back(on_pod(Action::Kind::DeletePod, *x.pod, x.reason));
-    } else if (out.actions.empty() && replicaset_would_pick(*x.pod, live)) {
-      // Give the surge replica back the ReplicaSet's way: it removes the
-      // marked pod when scaled down, as no other pod ranks below it.
-      out.actions.push_back(on_pod(Action::Kind::MarkForDeletion, *x.pod, x.reason));
-      out.actions.push_back(set_replicas(replicas - 1, surge - 1, x.reason));
-      out.requeue_after = kPollInterval;  // until the ReplicaSet has removed it
-      return out;
-    } else {
-      // A starting pod ranks below this one, so a mark would not choose it:
-      // delete it, then scale down. Should the ReplicaSet replace it before
-      // it sees the lower count, the replacement is the newest, unready pod,
-      // and the one it removes again.
-      out.actions.push_back(on_pod(Action::Kind::DeletePod, *x.pod, x.reason));
-      --kept_surge;
-    }
+    // Hand the surge replica over when the next pod is due as well: the
+    // ReplicaSet replaces the evicted pod at once, and that fresh pod is
+    // the next pod's replacement, on time. Otherwise give it back.
+    if (next >= order.size() || !order[next].due || *order[next].due > now) --kept_surge;
     ready = others_ready;
     ++first;
   }
   if (kept_surge < surge) {
     out.actions.push_back(set_replicas(base + kept_surge, kept_surge, order.front().reason));
     out.requeue_after = kPollInterval;
+    late_pods(order, now, schedule, out);
     return out;
   }
-
   // 2. Open surges for the pods now due, most urgent first, up to the limit.
   //    A crashed pod beyond the limit is deleted: it serves nothing, and the
   //    ReplicaSet's fresh pod starts without back-off.
@@ -261,7 +292,7 @@ Plan plan(const Observed& observed, TimePoint now, const Params& params) {
       ++new_surge;
       if (!surge_reason) surge_reason = c.reason;
     } else if (c.urgency == 1) {
-      out.actions.push_back(on_pod(Action::Kind::DeletePod, *c.pod, Reason::Crashed));
+      out.actions.push_back(on_pod(Action::Kind::EvictPod, *c.pod, Reason::Crashed));
     } else {
       wake_at(now);  // due but at the limit: look again soon
       break;
@@ -307,18 +338,27 @@ Plan plan(const Observed& observed, TimePoint now, const Params& params) {
   //    (poll; its Ready event also wakes us) or for its due time.
   if (new_surge > 0 && first < order.size()) {
     const Candidate& x = order[first];
-    wake_at(retirable(x) ? now : *x.due);
+    if (!retirable(x)) {
+      wake_at(*x.due);
+    } else if (const auto settles = next_settle(live, now)) {
+      wake_at(*settles);  // a replacement Ready but not settled: exactly then
+    } else {
+      wake_at(now);
+    }
   }
   if (static_cast<int>(live.size()) - static_cast<int>(first) < new_base + new_surge) {
     wake_at(now);  // pods to be created
   }
   if (next_wake) out.requeue_after = until(*next_wake, now);
+  late_pods(order, now, schedule, out);
   return out;
 }
 
-std::optional<Seconds> learn_lifetime(const std::vector<PodView>& pods) {
+std::optional<Seconds> learn_lifetime(const std::vector<PodView>& pods,
+                                      std::string_view template_hash) {
   std::vector<Seconds> runtimes;
   for (const PodView& pod : pods) {
+    if (!template_hash.empty() && pod.template_hash != template_hash) continue;
     if (pod.last_crash_runtime && *pod.last_crash_runtime > Seconds::zero()) {
       runtimes.push_back(*pod.last_crash_runtime);
     }
@@ -329,6 +369,60 @@ std::optional<Seconds> learn_lifetime(const std::vector<PodView>& pods) {
   const auto middle = runtimes.begin() + static_cast<std::ptrdiff_t>((runtimes.size() - 1) / 2);
   std::nth_element(runtimes.begin(), middle, runtimes.end());
   return *middle;
+}
+
+std::optional<std::string> unsafe_schedule(const Params& params) {
+  if (!params.lifetime || *params.lifetime <= Seconds::zero() || params.desired_replicas < 2) {
+    return std::nullopt;
+  }
+  const auto lead = params.startup_allowance;
+  if (*params.lifetime > lead * params.desired_replicas) return std::nullopt;
+  return "the app lives " + std::to_string(params.lifetime->count()) + " s and a new pod takes " +
+         std::to_string(lead.count()) +
+         " s to become Ready: " + std::to_string(params.desired_replicas) +
+         " replicas cannot end at least a start-up apart, so one slow start can take two "
+         "down; replacements overlap instead (fewer replicas, a faster start-up or a longer "
+         "lifetime makes a safe plan)";
+}
+
+int StartupEstimator::observe(const std::vector<PodView>& pods, TimePoint now) {
+  // Forget pods that are gone: their names are not seen again.
+  std::erase_if(sampled_, [&](const std::string& name) {
+    return std::none_of(pods.begin(), pods.end(),
+                        [&](const PodView& pod) { return pod.name == name; });
+  });
+  int added = 0;
+  for (const PodView& pod : pods) {
+    if (!pod.ready || pod.restart_count > 0 || !pod.created || !pod.ready_since ||
+        *pod.ready_since < *pod.created) {
+      continue;
+    }
+    if (std::find(sampled_.begin(), sampled_.end(), pod.name) != sampled_.end()) continue;
+    sampled_.push_back(pod.name);
+    samples_.push_back({pod.name, now, *pod.ready_since - *pod.created});
+    ++added;
+  }
+  if (samples_.size() > kMaxSamples) {
+    samples_.erase(samples_.begin(), samples_.end() - static_cast<std::ptrdiff_t>(kMaxSamples));
+  }
+  return added;
+}
+
+void StartupEstimator::seed(Seconds startup, TimePoint now) {
+  if (samples_.empty()) samples_.push_back({"", now, startup});
+}
+
+std::optional<Seconds> StartupEstimator::estimate(TimePoint now) const {
+  std::vector<Clock::duration> fresh;
+  for (const Sample& s : samples_) {
+    if (now - s.at <= kSampleTtl) fresh.push_back(s.startup);
+  }
+  if (fresh.empty()) return std::nullopt;
+  Clock::duration high = quantile(fresh, 0.9);
+  const std::size_t recent = std::min(kRecentSamples, fresh.size());
+  for (std::size_t i = fresh.size() - recent; i < fresh.size(); ++i)
+    high = std::max(high, fresh[i]);
+  return std::chrono::ceil<Seconds>(high);
 }
 
 }  // namespace sreracha::stagger

@@ -5,7 +5,8 @@
 //  - the app: crashes (exit != 0) `lifetime` +- `lifetime_jitter` after each
 //    container start;
 //  - the kubelet: a new pod is scheduled, its container started and Ready
-//    after a start-up of startup_min..startup_max; after a crash the
+//    after a start-up of startup_min..startup_max (or log-normal, heavy
+//    tailed); after a crash the
 //    container waits out CrashLoopBackOff (10 s doubling, capped at 300 s),
 //    restarts and is Ready again after restart_ready_min..max;
 //  - the Deployment and ReplicaSet controllers, each controller_latency
@@ -17,17 +18,21 @@
 //  - endpoints: a deleted pod leaves them at once and disappears from the
 //    API after `termination`;
 //  - the operator: plan() runs reconcile_latency after any pod change and at
-//    every requeue_after; its actions are applied at once. Timestamps it sees
+//    every requeue_after, with the lead a StartupEstimator learns from the
+//    pods; its actions are applied at once (evictions as deletions: no
+//    budget is modelled). Timestamps it sees
 //    are truncated to whole seconds, as the API reports them.
 // Without the operator the Deployment simply runs `replicas` pods started
 // together: the baseline.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <optional>
 #include <queue>
+#include <set>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -50,6 +55,13 @@ struct Config {
   Millis lifetime_jitter = 1'000;
   Millis startup_min = 2'000;  // pod created -> Ready
   Millis startup_max = 5'000;
+  // When set, start-ups are log-normal with this median and 99th percentile
+  // instead (a heavy tail: slow image starts, a busy node), at most 60 s.
+  Millis startup_median = 0;
+  Millis startup_p99 = 0;
+  // The lead as the reconciler sets it: learned from the pods' start-ups by
+  // a StartupEstimator. Otherwise Params' default.
+  bool learn_startup = true;
   Millis restart_ready_min = 1'000;  // container restarted -> Ready
   Millis restart_ready_max = 3'000;
   Millis reconcile_latency = 100;
@@ -73,7 +85,9 @@ struct Result {
   int min_ready_after_warm_up = 1 << 30;
   int crashes = 0;
   int crashes_after_warm_up = 0;
-  int recycles = 0;              // pods the operator retired (DeletePod or marked)
+  int recycles = 0;              // pods the operator retired (evicted or marked)
+  int late_replacements = 0;     // pods reported late by the planner, each once
+  Seconds max_lead{0};           // the largest lead the operator planned with
   int plans_breaking_order = 0;  // a SetReplicas not last, or two of them
   int max_deployment_replicas = 0;
   std::vector<Millis> starts_after_warm_up;  // container starts, in order
@@ -224,11 +238,29 @@ class Simulation {
     push(at, Kind::Reconcile);
   }
 
+  // Standard normal, Box-Muller over two uniforms.
+  double normal() {
+    constexpr Millis kSteps = 1'000'000;
+    const double u1 = (static_cast<double>(uniform(1, kSteps)) - 0.5) / kSteps;
+    const double u2 = static_cast<double>(uniform(0, kSteps)) / kSteps;
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * 3.141592653589793 * u2);
+  }
+
+  Millis startup() {
+    if (config_.startup_median <= 0) return uniform(config_.startup_min, config_.startup_max);
+    // p99 = median * exp(2.326 sigma)
+    const double sigma = std::log(static_cast<double>(config_.startup_p99) /
+                                  static_cast<double>(config_.startup_median)) /
+                         2.326;
+    const double value = static_cast<double>(config_.startup_median) * std::exp(sigma * normal());
+    return std::clamp<Millis>(static_cast<Millis>(value), 500, 60'000);
+  }
+
   void create_pod() {
     Pod pod;
     pod.id = next_pod_id_++;
     pod.created = now_;
-    pod.ready_at_first = now_ + uniform(config_.startup_min, config_.startup_max);
+    pod.ready_at_first = now_ + startup();
     push(now_ + uniform(50, 300), Kind::Scheduled, pod.id);
     pods_.push_back(pod);
     pod_changed();
@@ -303,6 +335,7 @@ class Simulation {
       view.container_running = p.running;
       if (p.running) view.container_started = to_api_time(p.started);
       view.created = to_api_time(p.created);
+      if (p.ready) view.ready_since = to_api_time(p.ready_since);
       view.restart_count = p.restarts;
       if (p.last_crash_runtime) {
         view.last_crash_runtime =
@@ -319,7 +352,17 @@ class Simulation {
       if (auto learned = learn_lifetime(observed.pods)) remembered_lifetime_ = learned;
       params.lifetime = remembered_lifetime_;
     }
-    const Plan plan = stagger::plan(observed, epoch_ + std::chrono::milliseconds{now_}, params);
+    const TimePoint now = epoch_ + std::chrono::milliseconds{now_};
+    if (config_.learn_startup) {
+      startups_.observe(observed.pods, now);
+      params.startup_allowance =
+          std::max(startups_.estimate(now).value_or(kDefaultStartup), Seconds{1});
+    }
+    result_.max_lead = std::max(result_.max_lead, params.startup_allowance);
+    const Plan plan = stagger::plan(observed, now, params);
+    for (const auto& name : plan.late_pods) {
+      if (late_.insert(name).second) ++result_.late_replacements;
+    }
     for (std::size_t i = 0; i < plan.actions.size(); ++i) {
       if (plan.actions[i].kind == Action::Kind::SetReplicas && i + 1 != plan.actions.size()) {
         ++result_.plans_breaking_order;
@@ -350,7 +393,7 @@ class Simulation {
           ++result_.recycles;
         }
         break;
-      case Action::Kind::DeletePod:
+      case Action::Kind::EvictPod:  // no budget modelled: plan() already keeps base Ready
         if (Pod* pod = by_name(action.pod)) {
           if (!pod->terminating) ++result_.recycles;
           delete_pod(*pod);
@@ -436,6 +479,8 @@ class Simulation {
   int replicaset_replicas_ = 0;
   std::optional<Millis> next_reconcile_;
   std::optional<Seconds> remembered_lifetime_;
+  StartupEstimator startups_;
+  std::set<std::string> late_;
   Result result_;
 };
 

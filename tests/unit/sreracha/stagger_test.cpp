@@ -11,7 +11,7 @@ namespace sreracha::stagger {
 
 // Readable failures: gtest prints Actions with this.
 void PrintTo(const Action& a, std::ostream* os) {
-  static constexpr const char* kKinds[] = {"SetReplicas", "MarkForDeletion", "DeletePod"};
+  static constexpr const char* kKinds[] = {"SetReplicas", "MarkForDeletion", "EvictPod"};
   *os << kKinds[static_cast<int>(a.kind)] << "(" << to_string(a.reason);
   if (a.kind == Action::Kind::SetReplicas) {
     *os << ", replicas=" << a.replicas << ", surge=" << a.surge;
@@ -81,8 +81,8 @@ Action set_replicas(int replicas, int surge, Reason reason) {
 Action mark(const std::string& pod, Reason reason) {
   return {Action::Kind::MarkForDeletion, reason, 0, 0, pod};
 }
-Action remove(const std::string& pod, Reason reason) {
-  return {Action::Kind::DeletePod, reason, 0, 0, pod};
+Action evict(const std::string& pod, Reason reason) {
+  return {Action::Kind::EvictPod, reason, 0, 0, pod};
 }
 
 using Actions = std::vector<Action>;
@@ -162,11 +162,40 @@ TEST(StaggerLifetime, WaitsWhileTheSurgePodStarts) {
 }
 
 TEST(StaggerLifetime, RetiresTheOldestOnceTheSurgePodIsReady) {
-  // Everything else Ready: the ReplicaSet removes the marked pod on scale-down.
+  // Through the Eviction API, then the surge is given back.
   const Plan p = plan(observed({serving("b", 14s), serving("a", 24s), serving("c", 1s)}, 3, 1),
                       kNow, params(2));
   EXPECT_EQ(p.actions,
-            (Actions{mark("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
+            (Actions{evict("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
+}
+
+TEST(StaggerLifetime, AFreshlyReadyReplacementSettlesFirst) {
+  // c turned Ready 1 s ago: its endpoint may not be published yet.
+  PodView c = serving("c", 3s);
+  c.ready_since = kNow - 1s;
+  const Observed fresh = observed({serving("b", 14s), serving("a", 24s), c}, 3, 1);
+  const Plan wait = plan(fresh, kNow, params(2));
+  EXPECT_TRUE(wait.actions.empty());
+  // Woken when c has settled, not a poll later: a is near its end.
+  EXPECT_EQ(wait.requeue_after, milliseconds{1000});
+  c.ready_since = kNow - 1500ms;
+  EXPECT_EQ(plan(observed({serving("b", 14s), serving("a", 24s), c}, 3, 1), kNow, params(2))
+                .requeue_after,
+            milliseconds{500});
+  EXPECT_EQ(plan(fresh, kNow + 1s, params(2)).actions,
+            (Actions{evict("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
+}
+
+TEST(StaggerLifetime, RetiresWhileTheNewestStartUpPodStarts) {
+  // N = 9 starting up (base 4 of 9): e, the newest base pod, has not been
+  // Ready yet; s, a's replacement, is. Waiting for e as well could let a
+  // reach its end: many replicas can take longer than L to start.
+  const Plan p = plan(observed({serving("a", 24s), serving("b", 20s), serving("c", 16s),
+                                serving("s", 3s), starting("e", 1s)},
+                               5, 1),
+                      kNow, params(9));
+  ASSERT_FALSE(p.actions.empty());
+  EXPECT_EQ(p.actions.front(), evict("a", Reason::Lifetime));
 }
 
 TEST(StaggerLifetime, NeverLowersReadyReplicasBelowN) {
@@ -178,23 +207,22 @@ TEST(StaggerLifetime, NeverLowersReadyReplicasBelowN) {
   EXPECT_TRUE(p.actions.empty());
 }
 
-TEST(StaggerLifetime, DeletesThenScalesDownWhenAStartingPodWouldBeRemovedInstead) {
-  // N = 4, gap 5 s, two surges: e is Ready, f still starting. The ReplicaSet
-  // removes not-Ready pods before looking at the deletion cost, so a mark
-  // on a would remove f.
+TEST(StaggerLifetime, EvictsThenScalesDownWhileAnotherSurgePodStarts) {
+  // N = 4, gap 5 s, two surges: e is Ready, f still starting. a is evicted
+  // (a mark would not do: the ReplicaSet removes the starting f first).
   const Plan p = plan(observed({serving("a", 24s), serving("b", 18s), serving("c", 12s),
                                 serving("d", 7s), serving("e", 1s), starting("f", 1s)},
                                6, 2),
                       kNow, params(4));
   EXPECT_EQ(p.actions,
-            (Actions{remove("a", Reason::Lifetime), set_replicas(5, 1, Reason::Lifetime)}));
+            (Actions{evict("a", Reason::Lifetime), set_replicas(5, 1, Reason::Lifetime)}));
 }
 
 TEST(StaggerLifetime, HandsTheSurgeOverWhenTheNextPodIsDue) {
   // b is due too: delete a and let the ReplicaSet's fresh pod replace b.
   const Plan p = plan(observed({serving("a", 24s), serving("b", 21s), serving("c", 1s)}, 3, 1),
                       kNow, params(2));
-  EXPECT_EQ(p.actions, Actions{remove("a", Reason::Lifetime)});
+  EXPECT_EQ(p.actions, Actions{evict("a", Reason::Lifetime)});
 }
 
 TEST(StaggerLifetime, SingleReplicaSurgesThenRetires) {
@@ -203,7 +231,7 @@ TEST(StaggerLifetime, SingleReplicaSurgesThenRetires) {
 
   const Plan ready = plan(observed({serving("a", 24s), serving("b", 1s)}, 2, 1), kNow, params(1));
   EXPECT_EQ(ready.actions,
-            (Actions{mark("a", Reason::Lifetime), set_replicas(1, 0, Reason::Lifetime)}));
+            (Actions{evict("a", Reason::Lifetime), set_replicas(1, 0, Reason::Lifetime)}));
   EXPECT_EQ(ready.requeue_after, kPollInterval);
 }
 
@@ -216,12 +244,12 @@ TEST(StaggerLifetime, WaitsForTheReplicaSetToRemoveTheMarkedPod) {
 }
 
 TEST(StaggerLifetime, FinishesARetirementCutShortBeforeTheScaleDown) {
-  // The mark was written, the scale-down was not: do it now.
+  // Marked (by a rollout, or an operator before evictions), not removed.
   PodView a = serving("a", 25s);
   a.deletion_cost = kRetireDeletionCost;
   const Plan p = plan(observed({a, serving("b", 15s), serving("c", 2s)}, 3, 1), kNow, params(2));
   EXPECT_EQ(p.actions,
-            (Actions{mark("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
+            (Actions{evict("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
 }
 
 // --- keeping starts spread ------------------------------------------------------
@@ -269,16 +297,15 @@ TEST(StaggerCrashed, CrashedPodGetsASurgeAtOnce) {
 TEST(StaggerCrashed, CrashedPodIsRetiredWhenItsReplacementIsReady) {
   const Plan p = plan(observed({serving("b", 5s), crashed("a", 30s), serving("c", 1s)}, 3, 1), kNow,
                       params(2));
-  EXPECT_EQ(p.actions, (Actions{mark("a", Reason::Crashed), set_replicas(2, 0, Reason::Crashed)}));
+  EXPECT_EQ(p.actions, (Actions{evict("a", Reason::Crashed), set_replicas(2, 0, Reason::Crashed)}));
 }
 
-TEST(StaggerCrashed, BeyondTheSurgeLimitCrashedPodsAreDeleted) {
+TEST(StaggerCrashed, BeyondTheSurgeLimitCrashedPodsAreEvicted) {
   Params limited = params(3);
   limited.max_surge = 1;
   const Plan p =
       plan(observed({crashed("a", 30s), crashed("b", 29s), serving("c", 5s)}, 3), kNow, limited);
-  EXPECT_EQ(p.actions,
-            (Actions{remove("b", Reason::Crashed), set_replicas(4, 1, Reason::Crashed)}));
+  EXPECT_EQ(p.actions, (Actions{evict("b", Reason::Crashed), set_replicas(4, 1, Reason::Crashed)}));
 }
 
 TEST(StaggerCrashed, EarlyCrashIsLeftToTheBackOff) {
@@ -350,7 +377,7 @@ TEST(StaggerLearn, LeftoverSurgeIsGivenBackWithoutASchedule) {
   const Plan p = plan(observed({serving("a", 600s), serving("b", 500s), serving("c", 1s)}, 3, 1),
                       kNow, params(2, std::nullopt));
   EXPECT_EQ(p.actions,
-            (Actions{mark("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
+            (Actions{evict("a", Reason::Lifetime), set_replicas(2, 0, Reason::Lifetime)}));
 }
 
 // --- playing well with others ------------------------------------------------------
@@ -361,6 +388,152 @@ TEST(StaggerOthers, NoFightingDuringARollout) {
   const Plan p = plan(rolling, kNow, params(4));
   EXPECT_TRUE(p.actions.empty());
   EXPECT_EQ(p.requeue_after, kRolloutPollInterval);
+}
+
+PodView of_template(PodView pod, const std::string& hash) {
+  pod.template_hash = hash;
+  return pod;
+}
+
+TEST(StaggerRollout, PointsTheRollingUpdateAtTheOldPodNearestItsEnd) {
+  // The ReplicaSet would remove the youngest old pod first (b): the one
+  // that could serve longest. a is nearer its end; the new pod n is left be.
+  Observed rolling =
+      observed({of_template(serving("b", 5s), "old"), of_template(serving("a", 18s), "old"),
+                of_template(serving("n", 1s), "new")},
+               3);
+  rolling.rollout_in_progress = true;
+  rolling.template_hash = "new";
+  const Plan p = plan(rolling, kNow, params(2));
+  EXPECT_EQ(p.actions, Actions{mark("a", Reason::Rollout)});
+  EXPECT_EQ(p.requeue_after, kRolloutPollInterval);
+
+  // Marked already: nothing more until the ReplicaSet has removed it.
+  rolling.pods[1].deletion_cost = kRetireDeletionCost;
+  EXPECT_TRUE(plan(rolling, kNow, params(2)).actions.empty());
+}
+
+TEST(StaggerRollout, PodsWithoutAHashAreOld) {
+  Observed rolling = observed({serving("a", 18s), of_template(serving("n", 1s), "new")}, 2);
+  rolling.rollout_in_progress = true;
+  rolling.template_hash = "new";
+  EXPECT_EQ(plan(rolling, kNow, params(1)).actions, Actions{mark("a", Reason::Rollout)});
+}
+
+// --- late replacements, start-up times, safety ------------------------------------
+
+TEST(StaggerLate, APodServingPastItsDeadlineIsLate) {
+  // Deadline L - m = 25 s after the start; c's replacement is still starting.
+  const Plan p = plan(observed({serving("a", 26s), serving("b", 12s), starting("c", 8s)}, 3, 1),
+                      kNow, params(2));
+  EXPECT_EQ(p.late_pods, std::vector<std::string>{"a"});
+  EXPECT_TRUE(p.actions.empty()) << "still not retired before its replacement is Ready";
+  const Plan on_time = plan(
+      observed({serving("a", 24s), serving("b", 12s), starting("c", 3s)}, 3, 1), kNow, params(2));
+  EXPECT_TRUE(on_time.late_pods.empty());
+}
+
+TEST(StaggerLate, ALongerLeadStartsReplacementsEarlier) {
+  // Lead 5 s: a (age 18 s) is due at 20 s. Lead 8 s: due at 17 s, now.
+  const Observed pods = observed({serving("a", 18s), serving("b", 6s)}, 2);
+  EXPECT_TRUE(plan(pods, kNow, params(2)).actions.empty());
+  Params slow = params(2);
+  slow.startup_allowance = 8s;
+  EXPECT_EQ(plan(pods, kNow, slow).actions, Actions{set_replicas(3, 1, Reason::Lifetime)});
+}
+
+TEST(StaggerSafety, LifetimeMustExceedLeadTimesReplicas) {
+  Params p = params(3, 30s);
+  p.startup_allowance = 9s;
+  EXPECT_EQ(unsafe_schedule(p), std::nullopt);
+  p.startup_allowance = 10s;  // 30 <= 10 x 3: two ends inside one start-up
+  ASSERT_TRUE(unsafe_schedule(p).has_value());
+  EXPECT_NE(unsafe_schedule(p)->find("30 s"), std::string::npos);
+  EXPECT_EQ(unsafe_schedule(params(3, Seconds{0})), std::nullopt) << "a stable app";
+  EXPECT_EQ(unsafe_schedule(params(3, std::nullopt)), std::nullopt) << "nothing planned yet";
+  Params one = params(1, 30s);
+  one.startup_allowance = 40s;
+  EXPECT_EQ(unsafe_schedule(one), std::nullopt) << "one replica cannot end together";
+}
+
+// A pod that became Ready `startup` after its creation, `age` ago.
+PodView started_in(const std::string& name, Seconds startup, Seconds age = 1s) {
+  PodView pod = serving(name, age);
+  pod.created = kNow - age - startup;
+  pod.ready_since = kNow - age;
+  return pod;
+}
+
+TEST(StaggerStartup, NoEstimateWithoutAReadyFirstStart) {
+  StartupEstimator e;
+  PodView restarted = started_in("a", 3s);
+  restarted.restart_count = 1;  // Ready again after a crash: no start-up
+  PodView unready = started_in("b", 3s);
+  unready.ready = false;
+  EXPECT_EQ(e.observe({restarted, unready, starting("c", 1s)}, kNow), 0);
+  EXPECT_EQ(e.estimate(kNow), std::nullopt);
+}
+
+TEST(StaggerStartup, EachPodIsSampledOnce) {
+  StartupEstimator e;
+  EXPECT_EQ(e.observe({started_in("a", 2s), started_in("b", 4s)}, kNow), 2);
+  EXPECT_EQ(e.observe({started_in("a", 2s), started_in("b", 4s)}, kNow + 1s), 0);
+  EXPECT_EQ(e.samples(), 2u);
+  EXPECT_EQ(e.estimate(kNow), 4s);
+}
+
+TEST(StaggerStartup, P90OfTheLastTwentyIgnoresOneOldOutlier) {
+  StartupEstimator e;
+  e.observe({started_in("slow", 15s)}, kNow);
+  for (int i = 0; i < 19; ++i) e.observe({started_in("p" + std::to_string(i), 2s)}, kNow);
+  // 20 samples, one of 15 s: the p90 (18th of 20) is 2 s.
+  EXPECT_EQ(e.estimate(kNow), 2s);
+  // Three slow ones among the last 20 (the 15 s one has dropped out) lift
+  // it to the fastest of them, also once they are no longer recent.
+  for (const auto& [name, startup] : {std::pair{"s9", 9s}, {"s7", 7s}, {"s8", 8s}}) {
+    e.observe({started_in(name, startup)}, kNow);
+    for (int i = 0; i < 3; ++i)
+      e.observe({started_in(std::string(name) + std::to_string(i), 2s)}, kNow);
+  }
+  EXPECT_EQ(e.estimate(kNow), 7s);
+}
+
+TEST(StaggerStartup, ARecentSlowStartRaisesTheLeadAtOnce) {
+  // A late replacement's own slow start moves the next ones earlier,
+  // without waiting for a tenth of the samples to be slow.
+  StartupEstimator e;
+  for (int i = 0; i < 19; ++i) e.observe({started_in("p" + std::to_string(i), 2s)}, kNow);
+  e.observe({started_in("late", 12s)}, kNow);
+  EXPECT_EQ(e.estimate(kNow), 12s);
+  for (int i = 0; i < 3; ++i) e.observe({started_in("q" + std::to_string(i), 2s)}, kNow);
+  EXPECT_EQ(e.estimate(kNow), 2s) << "three quick starts later it is one outlier of 20";
+}
+
+TEST(StaggerStartup, SamplesExpireAndWholeSecondsRoundUp) {
+  StartupEstimator e;
+  PodView a = started_in("a", 2s);
+  a.ready_since = *a.ready_since + std::chrono::milliseconds{300};
+  e.observe({a}, kNow);
+  EXPECT_EQ(e.estimate(kNow), 3s);
+  EXPECT_EQ(e.estimate(kNow + StartupEstimator::kSampleTtl + 1s), std::nullopt);
+}
+
+TEST(StaggerStartup, SeedOnlyWithoutSamples) {
+  StartupEstimator e;
+  e.seed(6s, kNow);
+  EXPECT_EQ(e.estimate(kNow), 6s);
+  e.observe({started_in("a", 2s)}, kNow);
+  e.seed(9s, kNow);
+  EXPECT_EQ(e.samples(), 2u);
+}
+
+TEST(StaggerLearn, OnlyTheCurrentTemplateTeachesTheLifetime) {
+  // After an image change the old app's crashes say nothing of the new one.
+  const std::vector<PodView> pods = {of_template(crashed("a", 30s), "old"),
+                                     of_template(serving("b", 3s), "new")};
+  EXPECT_EQ(learn_lifetime(pods, "new"), std::nullopt);
+  EXPECT_EQ(learn_lifetime(pods, "old"), 30s);
+  EXPECT_EQ(learn_lifetime(pods), 30s);
 }
 
 TEST(StaggerOthers, TerminatingPodsAreIgnored) {
