@@ -196,7 +196,9 @@ RedisSpec parse_redis(const Field& field) {
 StaggerSpec parse_stagger(const Field& field) {
   const json& o = field.object();
   const std::string& p = field.path();
-  reject_unknown(o, p, {"appLifetimeSeconds", "recycleMarginSeconds", "startIntervalSeconds"});
+  reject_unknown(
+      o, p,
+      {"appLifetimeSeconds", "recycleMarginSeconds", "startIntervalSeconds", "startupSeconds"});
   StaggerSpec stagger;
   Field lifetime(o, p, "appLifetimeSeconds");
   if (lifetime.present()) stagger.app_lifetime_seconds = lifetime.integer(0);
@@ -204,6 +206,8 @@ StaggerSpec parse_stagger(const Field& field) {
       Field(o, p, "recycleMarginSeconds").integer(stagger.recycle_margin_seconds);
   stagger.start_interval_seconds =
       Field(o, p, "startIntervalSeconds").integer(stagger.start_interval_seconds);
+  Field startup(o, p, "startupSeconds");
+  if (startup.present()) stagger.startup_seconds = startup.integer(0);
   return stagger;
 }
 
@@ -491,10 +495,20 @@ std::vector<std::string> validate(const SrerachaSpec& spec) {
 
   const StaggerSpec& stagger = spec.stagger;
   if (stagger.app_lifetime_seconds) {
-    check_min(problems, "spec.stagger.appLifetimeSeconds", *stagger.app_lifetime_seconds, 1);
-    if (stagger.recycle_margin_seconds >= *stagger.app_lifetime_seconds) {
-      problems.emplace_back(messages::kMarginBelowLifetime);
+    // 0: a stable app, nothing to fit in it.
+    check_min(problems, "spec.stagger.appLifetimeSeconds", *stagger.app_lifetime_seconds, 0);
+    if (*stagger.app_lifetime_seconds > 0) {
+      if (stagger.recycle_margin_seconds >= *stagger.app_lifetime_seconds) {
+        problems.emplace_back(messages::kMarginBelowLifetime);
+      } else if (stagger.startup_seconds &&
+                 *stagger.startup_seconds + stagger.recycle_margin_seconds >=
+                     *stagger.app_lifetime_seconds) {
+        problems.emplace_back(messages::kStartupFitsLifetime);
+      }
     }
+  }
+  if (stagger.startup_seconds) {
+    check_min(problems, "spec.stagger.startupSeconds", *stagger.startup_seconds, 1);
   }
   check_min(problems, "spec.stagger.recycleMarginSeconds", stagger.recycle_margin_seconds, 0);
   check_min(problems, "spec.stagger.startIntervalSeconds", stagger.start_interval_seconds, 0);

@@ -85,9 +85,13 @@ struct RedisSpec {
 
 // Consumed by stagger planning (stagger.h).
 struct StaggerSpec {
-  std::optional<int> app_lifetime_seconds;  // unset: learned from observed crashes
+  // unset: learned from observed crashes; 0: a stable app, never recycled
+  std::optional<int> app_lifetime_seconds;
   int recycle_margin_seconds = 5;
   int start_interval_seconds = 10;
+  // A new pod's creation -> Ready, the lead of every replacement. Unset:
+  // learned from the instance's pods (status.stagger.observedStartupSeconds).
+  std::optional<int> startup_seconds;
 };
 
 struct AlbSpec {
@@ -211,6 +215,9 @@ inline constexpr std::string_view kEnvReserved =
     "them from spec.redis";
 inline constexpr std::string_view kMarginBelowLifetime =
     "spec.stagger.recycleMarginSeconds must be less than spec.stagger.appLifetimeSeconds";
+inline constexpr std::string_view kStartupFitsLifetime =
+    "spec.stagger.startupSeconds plus recycleMarginSeconds must be less than "
+    "spec.stagger.appLifetimeSeconds (a replacement must be Ready before the pod it replaces ends)";
 inline constexpr std::string_view kNameLength =
     "metadata.name must be at most 57 characters (the Service <name>-redis must fit in 63)";
 inline constexpr std::string_view kNameDnsLabel =

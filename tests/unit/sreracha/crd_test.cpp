@@ -163,6 +163,7 @@ TEST(Crd, CelMessagesAreTheMessagesOfValidate) {
       std::string(messages::kIngressNeedsTlsSecret),
       std::string(messages::kEnvReserved),
       std::string(messages::kMarginBelowLifetime),
+      std::string(messages::kStartupFitsLifetime),
       std::string(messages::kNameLength),
       std::string(messages::kNameDnsLabel),
       std::string(messages::kEndpointsTlsNeedsServerName),
@@ -202,6 +203,7 @@ TEST(Crd, DefaultsAreSpecHDefaults) {
     EXPECT_EQ(ours.stagger.app_lifetime_seconds, theirs.stagger.app_lifetime_seconds);
     EXPECT_EQ(ours.stagger.recycle_margin_seconds, theirs.stagger.recycle_margin_seconds);
     EXPECT_EQ(ours.stagger.start_interval_seconds, theirs.stagger.start_interval_seconds);
+    EXPECT_EQ(ours.stagger.startup_seconds, theirs.stagger.startup_seconds);
   }
   // The walk above would pass trivially if the CRD had no defaults at all.
   json defaulted = apply_defaults({{"image", "a"}}, spec_schema);

@@ -11,6 +11,7 @@ namespace {
 using json = nlohmann::json;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 
 json cr(json spec) {
   return {
@@ -249,6 +250,12 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"MarginNotBelowLifetime",
              {{"stagger", {{"appLifetimeSeconds", 30}, {"recycleMarginSeconds", 30}}}},
              std::string(messages::kMarginBelowLifetime)},
+        Rule{"StartupDoesNotFitLifetime",
+             {{"stagger", {{"appLifetimeSeconds", 30}, {"startupSeconds", 25}}}},
+             std::string(messages::kStartupFitsLifetime)},
+        Rule{"StartupBelowOne",
+             {{"stagger", {{"startupSeconds", 0}}}},
+             "spec.stagger.startupSeconds must be at least 1"},
         Rule{"StartInterval",
              {{"stagger", {{"startIntervalSeconds", -1}}}},
              "spec.stagger.startIntervalSeconds must be at least 0"},
@@ -318,10 +325,14 @@ INSTANTIATE_TEST_SUITE_P(
              "spec.topologySpread.whenUnsatisfiable must be ScheduleAnyway or DoNotSchedule"}),
     [](const ::testing::TestParamInfo<Rule>& p) { return std::string(p.param.name); });
 
-TEST(Validate, LifetimeBelowOneAlsoBreaksTheMarginRule) {
-  SrerachaSpec spec = parse_spec({{"image", "a"}, {"stagger", {{"appLifetimeSeconds", 0}}}});
-  EXPECT_THAT(validate(spec), ElementsAre("spec.stagger.appLifetimeSeconds must be at least 1",
-                                          std::string(messages::kMarginBelowLifetime)));
+TEST(Validate, LifetimeZeroIsAStableApp) {
+  // 0 means "never recycle": no margin or start-up has to fit in it.
+  SrerachaSpec stable = parse_spec(
+      {{"image", "a"}, {"stagger", {{"appLifetimeSeconds", 0}, {"startupSeconds", 60}}}});
+  EXPECT_THAT(validate(stable), IsEmpty());
+  SrerachaSpec negative = parse_spec({{"image", "a"}, {"stagger", {{"appLifetimeSeconds", -1}}}});
+  EXPECT_THAT(validate(negative),
+              ElementsAre("spec.stagger.appLifetimeSeconds must be at least 0"));
 }
 
 TEST(Validate, AcceptsTheValidVariants) {
