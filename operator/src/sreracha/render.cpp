@@ -1,6 +1,10 @@
 #include "sreracha/render.h"
 
+#include <algorithm>
 #include <stdexcept>
+
+#include "runtime/children.h"
+#include "sreracha/stagger.h"
 
 namespace sreracha {
 
@@ -143,6 +147,10 @@ json app_deployment(const Instance& inst, const RenderOptions& options) {
   Labels pod_annotations = spec.pod_annotations;
   for (const auto& [key, value] : options.app_pod_annotations) pod_annotations[key] = value;
   if (!pod_annotations.empty()) pod_meta["annotations"] = pod_annotations;
+  // Which template a pod was made from: stagger planning tells a rollout's
+  // old pods by it, and forgets a lifetime learned from another app.
+  pod_meta["annotations"][std::string(stagger::kTemplateHashAnnotation)] =
+      runtime::applied_hash({{"metadata", pod_meta}, {"spec", pod}});
 
   json deployment = object("apps/v1", "Deployment",
                            metadata(inst, inst.name, object_labels(inst, Component::App)));
@@ -348,8 +356,16 @@ json redis_network_policy(const Instance& inst) {
 json pod_disruption_budget(const Instance& inst) {
   json pdb = object("policy/v1", "PodDisruptionBudget",
                     metadata(inst, inst.name, object_labels(inst, Component::App)));
-  pdb["spec"] = {{"maxUnavailable", 1},
-                 {"selector", {{"matchLabels", selector_labels(inst, Component::App)}}}};
+  // At most one of the spec's replicas down. minAvailable, not
+  // maxUnavailable 1: the latter counts from the Deployment's replicas, which
+  // staggering raises while replacements start, so one still-starting
+  // replacement would block the eviction of a pod whose own replacement is
+  // Ready. Stagger planning evicts only once a replacement is Ready. A crashed
+  // pod serves nothing: evicting it must not wait for a healthy budget (the
+  // default, IfHealthyBudget, would).
+  pdb["spec"] = {{"minAvailable", std::max(0, inst.spec.replicas - 1)},
+                 {"selector", {{"matchLabels", selector_labels(inst, Component::App)}}},
+                 {"unhealthyPodEvictionPolicy", "AlwaysAllow"}};
   return pdb;
 }
 

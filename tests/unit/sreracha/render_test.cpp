@@ -5,6 +5,7 @@
 // `render(examples/<example>.yaml)`. After an intended change, rewrite them
 // with SRERACHA_UPDATE_GOLDEN=1 and review the diff.
 #include "sreracha/render.h"
+#include "sreracha/stagger.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -385,7 +386,8 @@ TEST(AppDeployment, DefaultResourcesAndPassThroughs) {
                                    {"affinity", affinity},
                                    {"podAnnotations", {{"prometheus.io/scrape", "true"}}}}));
   json pod = get(children, "Deployment", "demo")["spec"]["template"];
-  EXPECT_EQ(pod["metadata"]["annotations"], json({{"prometheus.io/scrape", "true"}}));
+  EXPECT_EQ(pod["metadata"]["annotations"]["prometheus.io/scrape"], "true");
+  EXPECT_EQ(pod["metadata"]["annotations"].size(), 2u) << "the user's and the template hash";
   EXPECT_EQ(pod["spec"]["imagePullSecrets"], json::parse(R"([{"name":"regcred"}])"));
   EXPECT_EQ(pod["spec"]["nodeSelector"], json({{"pool", "web"}}));
   EXPECT_EQ(pod["spec"]["tolerations"], tolerations);
@@ -609,10 +611,31 @@ TEST(AppService, Port80ToTheAppPort) {
             json::parse(R"([{"name":"http","port":80,"targetPort":"http","protocol":"TCP"}])"));
 }
 
-TEST(PodDisruptionBudget, AtMostOneAppPodAtATime) {
-  json pdb = get(render(instance()), "PodDisruptionBudget", "demo");
+TEST(PodDisruptionBudget, AtMostOneOfTheSpecsReplicasAtATime) {
+  json pdb = get(render(instance({{"replicas", 3}})), "PodDisruptionBudget", "demo");
   EXPECT_EQ(pdb["apiVersion"], "policy/v1");
-  EXPECT_EQ(pdb["spec"]["maxUnavailable"], 1);
+  // Counted from the spec, not from the Deployment's replicas, which
+  // staggering raises by the replacements it starts.
+  EXPECT_EQ(pdb["spec"]["minAvailable"], 2);
+  EXPECT_FALSE(pdb["spec"].contains("maxUnavailable"));
+  EXPECT_EQ(pdb["spec"]["unhealthyPodEvictionPolicy"], "AlwaysAllow");
+  EXPECT_EQ(get(render(instance({{"replicas", 1}})), "PodDisruptionBudget",
+                "demo")["spec"]["minAvailable"],
+            0);
+}
+
+TEST(AppDeployment, PodsCarryTheHashOfTheirTemplate) {
+  auto hash_of = [](const json& spec) {
+    return get(render(instance(spec)), "Deployment",
+               "demo")["spec"]["template"]["metadata"]["annotations"]
+                      [std::string(stagger::kTemplateHashAnnotation)];
+  };
+  const json base = hash_of(json::object());
+  ASSERT_TRUE(base.is_string());
+  EXPECT_EQ(base.get<std::string>().size(), 16u);
+  EXPECT_EQ(hash_of({{"replicas", 7}}), base) << "replicas are not in the template";
+  EXPECT_NE(hash_of({{"image", "sreracha:2"}}), base);
+  EXPECT_NE(hash_of({{"env", {{{"name", "A"}, {"value", "1"}}}}}), base);
 }
 
 TEST(Ingress, AlbGetsTheLoadBalancerControllerAnnotations) {
