@@ -129,7 +129,9 @@ json FakeClient::insert(const kube::Resource& r, std::string_view ns, json objec
   if (r.namespaced) meta["namespace"] = std::string(ns);
   meta["uid"] = "uid-" + std::to_string(next_uid_++);
   meta["generation"] = 1;
-  meta["creationTimestamp"] = "2026-01-01T00:00:00Z";
+  // A test may give the time (a pod as old as the test needs); the API
+  // server would set it.
+  if (!meta.contains("creationTimestamp")) meta["creationTimestamp"] = "2026-01-01T00:00:00Z";
   bump(object, json());
   objects_of(r)[object_id(r, ns, meta.value("name", ""))] = object;
   return object;

@@ -27,6 +27,9 @@ namespace {
 // the cluster), nor objects without our label, so a missing Secret or a
 // child in the way is looked at again on this period.
 constexpr std::chrono::milliseconds kDependencyRetry{30000};
+// A PodDisruptionBudget refused an eviction: its status catches up with the
+// replacement's Ready within a second or two.
+constexpr std::chrono::milliseconds kEvictionRetry{2000};
 
 kube::Resource resource_of(const ChildRef& ref) {
   auto slash = ref.api_version.find('/');
@@ -48,6 +51,21 @@ bool controlled_by_sreracha_named(const json& object, const std::string& name) {
   const json* ref = kube::meta::controller_ref(object);
   return ref && ref->value("kind", "") == "Sreracha" &&
          ref->value("apiVersion", "").starts_with("sreracha.io/") && ref->value("name", "") == name;
+}
+
+// The JSON merge patch (RFC 7386) that turns `from` into `to`: a key `to`
+// lacks is sent as null, or the server would keep it.
+json merge_patch_between(const json& from, const json& to) {
+  if (!from.is_object() || !to.is_object()) return to;
+  json patch = to;
+  for (const auto& [key, value] : from.items()) {
+    if (!to.contains(key)) {
+      patch[key] = nullptr;
+    } else {
+      patch[key] = merge_patch_between(value, to.at(key));
+    }
+  }
+  return patch;
 }
 
 int int_at(const json& object, const json::json_pointer& path) {
@@ -79,6 +97,14 @@ Reconciler::Reconciler(kube::Interface& client, Caches caches, runtime::EventRec
   children_.hash_annotation = kAppliedHashAnnotation;
 }
 
+template <typename Fn>
+void Reconciler::with_stagger_memory(const std::string& key, const std::string& uid, Fn&& use) {
+  kube::MutexLock lock(memory_mu_);
+  StaggerMemory& memory = memory_[key];
+  if (memory.uid != uid) memory = StaggerMemory{uid, {}, {}};
+  use(memory);
+}
+
 // One reconcile of one Sreracha: the status it builds and what it found.
 struct Reconciler::Pass {
   Reconciler& r;
@@ -91,6 +117,7 @@ struct Reconciler::Pass {
   json status;
   json conditions;
   Instance inst;
+  std::vector<json> children;  // render(inst), once parsed
 
   Pass(Reconciler& reconciler, const kube::Context& context, const json& object,
        std::string object_key, json base)
@@ -223,9 +250,46 @@ struct Reconciler::Pass {
     std::optional<std::chrono::milliseconds> requeue_after;
     std::optional<stagger::Seconds> learned_lifetime;
     std::optional<stagger::Seconds> effective_lifetime;
+    std::optional<stagger::Seconds> observed_startup;
+    stagger::Seconds lead{stagger::kDefaultStartup};
+    std::optional<std::string> unsafe;  // why the schedule cannot be safe
+    std::string template_hash;          // of the app's pod template as rendered
     int recycled = 0;
+    int late = 0;  // late replacements first seen in this pass
     std::vector<stagger::PodView> pods;
   };
+
+  // The template hash render() put on the app's pod template.
+  std::string desired_template_hash() const {
+    for (const auto& object : children) {
+      if (object.value("kind", "") != "Deployment" ||
+          object["metadata"].value("name", "") != inst.name) {
+        continue;
+      }
+      const json::json_pointer at("/spec/template/metadata/annotations");
+      if (!object.contains(at)) return "";
+      return object.at(at).value(std::string(stagger::kTemplateHashAnnotation), "");
+    }
+    return "";
+  }
+
+  // The lifetime to plan with: the spec's (0: stable, never recycled), else
+  // learned from this template's crashes, else the one learned earlier for
+  // the same template (pods replaced in time show no crash).
+  void lifetime(StaggerOutcome& out, const std::string& template_hash) const {
+    out.learned_lifetime = stagger::learn_lifetime(out.pods, template_hash);
+    const json::json_pointer kept("/stagger/observedLifetimeSeconds");
+    const json::json_pointer kept_for("/stagger/observedLifetimeTemplate");
+    if (!out.learned_lifetime && status.contains(kept) && status.at(kept).is_number_integer() &&
+        status.contains(kept_for) && status.at(kept_for) == template_hash) {
+      out.learned_lifetime = stagger::Seconds(status.at(kept).get<int>());
+    }
+    if (inst.spec.stagger.app_lifetime_seconds) {
+      out.effective_lifetime = stagger::Seconds(*inst.spec.stagger.app_lifetime_seconds);
+    } else {
+      out.effective_lifetime = out.learned_lifetime;
+    }
+  }
 
   // Plans staggered lifetimes from the cached pods and runs the pod actions;
   // replica changes are returned for the Deployment apply that follows.
@@ -242,6 +306,8 @@ struct Reconciler::Pass {
     auto app = observed(ChildRef{"apps/v1", "Deployment", "deployments", inst.name});
     stagger::Observed observed_state;
     observed_state.pods = out.pods;
+    out.template_hash = desired_template_hash();
+    observed_state.template_hash = out.template_hash;
     if (app) {
       const json& meta = (*app)["metadata"];
       observed_state.deployment_replicas = int_at(*app, "/spec/replicas"_json_pointer);
@@ -260,53 +326,98 @@ struct Reconciler::Pass {
                                            int_at(*app, "/status/replicas"_json_pointer);
     }
 
+    const auto now_time = r.now_();
     stagger::Params params;
     params.desired_replicas = inst.spec.replicas;
     params.margin = stagger::Seconds(inst.spec.stagger.recycle_margin_seconds);
     params.start_interval = stagger::Seconds(inst.spec.stagger.start_interval_seconds);
-    out.learned_lifetime = stagger::learn_lifetime(out.pods);
-    if (!out.learned_lifetime && status.contains("/stagger/observedLifetimeSeconds"_json_pointer)) {
-      const json& kept = status.at("/stagger/observedLifetimeSeconds"_json_pointer);
-      if (kept.is_number_integer()) out.learned_lifetime = stagger::Seconds(kept.get<int>());
-    }
-    if (inst.spec.stagger.app_lifetime_seconds) {
-      out.effective_lifetime = stagger::Seconds(*inst.spec.stagger.app_lifetime_seconds);
-    } else {
-      out.effective_lifetime = out.learned_lifetime;
-    }
+    lifetime(out, observed_state.template_hash);
     params.lifetime = out.effective_lifetime;
+    r.with_stagger_memory(key, inst.uid, [&](StaggerMemory& memory) {
+      memory.startups.observe(out.pods, now_time);
+      const json::json_pointer kept("/stagger/observedStartupSeconds");
+      if (status.contains(kept) && status.at(kept).is_number_integer()) {
+        memory.startups.seed(stagger::Seconds(status.at(kept).get<int>()), now_time);
+      }
+      out.observed_startup = memory.startups.estimate(now_time);
+    });
+    if (inst.spec.stagger.startup_seconds) {
+      out.lead = stagger::Seconds(*inst.spec.stagger.startup_seconds);
+    } else if (out.observed_startup) {
+      out.lead = std::max(*out.observed_startup, stagger::Seconds{1});
+    }
+    params.startup_allowance = out.lead;
+    out.unsafe = stagger::unsafe_schedule(params);
 
-    stagger::Plan plan = stagger::plan(observed_state, r.now_(), params);
+    stagger::Plan plan = stagger::plan(observed_state, now_time, params);
     out.replicas = app ? observed_state.deployment_replicas : 0;
     out.surge = observed_state.surge;
     out.requeue_after = plan.requeue_after;
+    count_late(plan.late_pods, out);
     for (const auto& action : plan.actions) {
-      switch (action.kind) {
-        case stagger::Action::Kind::SetReplicas:
-          out.replicas = action.replicas;
-          out.surge = action.surge;
-          break;
-        case stagger::Action::Kind::MarkForDeletion: {
-          json patch;
-          patch["metadata"]["annotations"][std::string(stagger::kDeletionCostAnnotation)] =
-              std::to_string(stagger::kRetireDeletionCost);
-          r.client_.merge_patch(kube::resources::pods, inst.ns, action.pod, patch, {}, ctx);
-        }
-          recycled(action);
-          ++out.recycled;
-          break;
-        case stagger::Action::Kind::DeletePod:
-          try {
-            r.client_.remove(kube::resources::pods, inst.ns, action.pod, {}, ctx);
-          } catch (const kube::ApiError& e) {
-            if (!e.is_not_found()) throw;
-          }
-          recycled(action);
-          ++out.recycled;
-          break;
-      }
+      if (!run(action, out)) break;
     }
     return out;
+  }
+
+  // Runs one planned action; false when the rest of the plan must wait.
+  bool run(const stagger::Action& action, StaggerOutcome& out) {
+    switch (action.kind) {
+      case stagger::Action::Kind::SetReplicas:
+        out.replicas = action.replicas;
+        out.surge = action.surge;
+        return true;
+      case stagger::Action::Kind::MarkForDeletion: {
+        json patch;
+        patch["metadata"]["annotations"][std::string(stagger::kDeletionCostAnnotation)] =
+            std::to_string(stagger::kRetireDeletionCost);
+        r.client_.merge_patch(kube::resources::pods, inst.ns, action.pod, patch, {}, ctx);
+        break;
+      }
+      case stagger::Action::Kind::EvictPod:
+        try {
+          r.client_.evict(inst.ns, action.pod, {}, ctx);
+        } catch (const kube::ApiError& e) {
+          if (!e.is_too_many_requests()) throw;
+          // The budget has no room yet (its status lags the replacement's
+          // Ready, or another replica is down): keep the pod, plan again.
+          spdlog::info("{}: eviction of pod {} refused for now: {}", key, action.pod, e.what());
+          out.requeue_after = kEvictionRetry;
+          return false;
+        }
+        break;
+    }
+    recycled(action);
+    ++out.recycled;
+    return true;
+  }
+
+  // Late replacements: each pod counted once, in status, a metric and a
+  // Warning event; the slow start-up behind it already raised the lead.
+  void count_late(const std::vector<std::string>& late_pods, StaggerOutcome& out) {
+    std::vector<std::string> fresh;
+    r.with_stagger_memory(key, inst.uid, [&](StaggerMemory& memory) {
+      std::erase_if(memory.late_pods, [&](const std::string& name) {
+        return std::none_of(out.pods.begin(), out.pods.end(),
+                            [&](const stagger::PodView& pod) { return pod.name == name; });
+      });
+      for (const auto& name : late_pods) {
+        if (memory.late_pods.insert(name).second) fresh.push_back(name);
+      }
+    });
+    for (const auto& name : fresh) {
+      r.metrics_
+          .counter("sreracha_late_replacements_total",
+                   "Replacements not Ready when the pod they replace reached its deadline.",
+                   {"namespace", "name"})
+          .labels({inst.ns, inst.name})
+          .inc();
+      event("Warning", "LateReplacement",
+            "pod " + name +
+                " reached the end of its budget (lifetime - margin) before its "
+                "replacement was Ready; the next replacements start earlier");
+    }
+    out.late = static_cast<int>(fresh.size());
   }
 
   void recycled(const stagger::Action& action) {
@@ -335,13 +446,14 @@ struct Reconciler::Pass {
     }
     status["selector"] = app_selector_string(inst);
     status["redisURL"] = redis_url_for_app(inst);
+    children = render(inst);
     return true;
   }
 
   // A missing dependency or a child in the way: say so, change nothing else.
   bool blocked() {
     auto blocker = missing_dependency();
-    if (!blocker) blocker = foreign_child(render(inst));
+    if (!blocker) blocker = foreign_child(children);
     if (!blocker) return false;
     condition({"Degraded", "True", blocker->first, blocker->second});
     write_status();
@@ -352,12 +464,10 @@ struct Reconciler::Pass {
   // The children as the spec and staggering want them: the Deployment's
   // replicas and surge annotation come from staggering, in the same apply.
   void apply_children(const StaggerOutcome& staggered) {
-    RenderOptions options;
-    options.deployment_replicas = staggered.replicas;
-    auto children = render(inst, options);
     for (auto& object : children) {
       if (object.value("kind", "") == "Deployment" &&
           object["metadata"].value("name", "") == inst.name) {
+        object["spec"]["replicas"] = staggered.replicas;
         object["metadata"]["annotations"][std::string(stagger::kSurgeAnnotation)] =
             std::to_string(staggered.surge);
       }
@@ -383,6 +493,36 @@ struct Reconciler::Pass {
     throw std::logic_error("unknown Redis mode");
   }
 
+  // Staggered: whether the plan can keep replicas from ending together. An
+  // unsafe one is still carried out (overlapping replacements are the least
+  // bad), said once as a Warning event when it turns unsafe.
+  void staggered_condition(const StaggerOutcome& staggered) {
+    const auto& lifetime = staggered.effective_lifetime;
+    const std::string lead = std::to_string(staggered.lead.count());
+    if (!lifetime) {
+      condition({"Staggered", "Unknown", "LearningLifetime",
+                 "no crash seen yet: replicas start spread out; the lifetime is learned from "
+                 "the first crash"});
+    } else if (lifetime->count() == 0) {
+      condition({"Staggered", "True", "StableApp",
+                 "spec.stagger.appLifetimeSeconds is 0: pods are not replaced"});
+    } else if (staggered.unsafe) {
+      const bool already = std::any_of(conditions.begin(), conditions.end(), [](const json& c) {
+        return c.value("type", "") == "Staggered" && c.value("reason", "") == "LifetimeTooShort";
+      });
+      condition({"Staggered", "False", "LifetimeTooShort", *staggered.unsafe});
+      if (!already) {
+        event("Warning", "LifetimeTooShort", *staggered.unsafe);
+      }
+    } else {
+      condition({"Staggered", "True", "Planned",
+                 "each pod is replaced " + lead + " s (its start-up) plus " +
+                     std::to_string(inst.spec.stagger.recycle_margin_seconds) +
+                     " s (the margin) before its " + std::to_string(lifetime->count()) +
+                     " s lifetime ends"});
+    }
+  }
+
   // Status and metrics from the children as cached, and what staggering did.
   void report(const StaggerOutcome& staggered) {
     auto app = observed(ChildRef{"apps/v1", "Deployment", "deployments", inst.name});
@@ -403,6 +543,7 @@ struct Reconciler::Pass {
     condition({"Progressing", progressing ? "True" : "False", progressing ? "Scaling" : "Stable",
                counts});
     condition({"Degraded", "False", "AsExpected", "no problems"});
+    staggered_condition(staggered);
 
     json stagger_status = status.value("stagger", json::object());
     if (staggered.effective_lifetime) {
@@ -412,10 +553,23 @@ struct Reconciler::Pass {
     }
     if (staggered.learned_lifetime) {
       stagger_status["observedLifetimeSeconds"] = staggered.learned_lifetime->count();
+      stagger_status["observedLifetimeTemplate"] = staggered.template_hash;
+    } else {
+      // Learned for another template (or never): a new app learns anew.
+      stagger_status.erase("observedLifetimeSeconds");
+      stagger_status.erase("observedLifetimeTemplate");
     }
+    if (staggered.observed_startup) {
+      stagger_status["observedStartupSeconds"] = staggered.observed_startup->count();
+    }
+    stagger_status["startupSeconds"] = staggered.lead.count();
     if (staggered.recycled > 0) {
       stagger_status["recycles"] = stagger_status.value("recycles", 0) + staggered.recycled;
       stagger_status["lastRecycleTime"] = now;
+    }
+    if (staggered.late > 0) {
+      stagger_status["lateReplacements"] =
+          stagger_status.value("lateReplacements", 0) + staggered.late;
     }
     status["stagger"] = stagger_status;
     write_status();
@@ -426,6 +580,15 @@ struct Reconciler::Pass {
                {"namespace", "name"})
         .labels(instance_labels)
         .set(ready);
+    if (staggered.observed_startup) {
+      r.metrics_
+          .gauge("sreracha_observed_startup_seconds",
+                 "New app pods' creation to Ready: p90 of the last 20, or the slowest of the "
+                 "last 3 when higher.",
+                 {"namespace", "name"})
+          .labels(instance_labels)
+          .set(static_cast<double>(staggered.observed_startup->count()));
+    }
     if (auto gap = min_start_gap_seconds(staggered.pods)) {
       r.metrics_
           .gauge("sreracha_min_start_gap_seconds",
@@ -444,7 +607,8 @@ struct Reconciler::Pass {
     // deleted Sreracha when a new one of the same name was created, the API
     // server refuses (Conflict) instead of giving the new one a stale status.
     const std::string uid = cr.at("metadata").value("uid", "");
-    json patch = {{"metadata", {{"uid", uid}}}, {"status", status}};
+    json patch = {{"metadata", {{"uid", uid}}},
+                  {"status", merge_patch_between(base_status, status)}};
     r.client_.merge_patch(kSrerachas, cr.at("metadata").value("namespace", ""),
                           cr.at("metadata").value("name", ""), patch, "status", ctx);
     r.remember_status(key, uid, status);
@@ -463,9 +627,13 @@ void Reconciler::remember_status(const std::string& key, const std::string& uid,
   written_[key] = {uid, std::move(status)};
 }
 
-void Reconciler::forget_status(const std::string& key) {
-  kube::MutexLock lock(written_mu_);
-  written_.erase(key);
+void Reconciler::forget(const std::string& key) {
+  {
+    kube::MutexLock lock(written_mu_);
+    written_.erase(key);
+  }
+  kube::MutexLock lock(memory_mu_);
+  memory_.erase(key);
 }
 
 // Read the Sreracha; render its children from the spec; let staggering set
@@ -474,7 +642,7 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request, const kub
   const std::string key = request.ns + "/" + request.name;
   auto cr = caches_.srerachas->get(request.ns, request.name);
   if (!cr) {  // deleted: the garbage collector removes the children
-    forget_status(key);
+    forget(key);
     return {};
   }
   if (cr->at("metadata").contains("deletionTimestamp")) return {};

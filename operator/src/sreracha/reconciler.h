@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,7 @@
 #include "runtime/store.h"
 #include "sreracha/render.h"
 #include "sreracha/spec.h"
+#include "sreracha/stagger.h"
 
 namespace sreracha {
 
@@ -76,7 +78,20 @@ class Reconciler : public runtime::Reconciler {
   };
   std::optional<nlohmann::json> written_status(const std::string& key, const std::string& uid);
   void remember_status(const std::string& key, const std::string& uid, nlohmann::json status);
-  void forget_status(const std::string& key);
+  void forget(const std::string& key);
+
+  // What staggering learns over many passes, per Sreracha: start-up times
+  // (pods come and go, so no single pass sees enough of them) and the late
+  // replacements already counted. Lost on restart; the start-up estimate is
+  // then seeded from status.stagger.observedStartupSeconds.
+  struct StaggerMemory {
+    std::string uid;
+    stagger::StartupEstimator startups;
+    std::set<std::string> late_pods;  // counted in status.stagger.lateReplacements
+  };
+  // Runs `use` on the memory of `key` (fresh for a new uid), under its lock.
+  template <typename Fn>
+  void with_stagger_memory(const std::string& key, const std::string& uid, Fn&& use);
 
   kube::Interface& client_;
   Caches caches_;
@@ -86,6 +101,8 @@ class Reconciler : public runtime::Reconciler {
   runtime::ChildrenOptions children_;
   kube::Mutex written_mu_;
   std::map<std::string, WrittenStatus> written_ GUARDED_BY(written_mu_);
+  kube::Mutex memory_mu_;
+  std::map<std::string, StaggerMemory> memory_ GUARDED_BY(memory_mu_);
 };
 
 // Maps an app pod to its Sreracha (by the app.kubernetes.io/instance label the
