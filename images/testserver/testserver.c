@@ -303,8 +303,12 @@ static int load(int argc, char **argv) {
   }
   int active = 0, started = 0, done = 0;
   long long t0 = now_ms();
-  printf("load: %d requests to %s:%s%s as %s, %d a second, %d ms each\n", count, argv[0], argv[1],
-         path, host, rate, timeout_ms);
+  // The wall clock of request #0, to match the offsets below with events.
+  char started_at[32] = "?";
+  time_t wall = time(NULL);
+  strftime(started_at, sizeof started_at, "%Y-%m-%dT%H:%M:%SZ", gmtime(&wall));
+  printf("load: %d requests to %s:%s%s as %s, %d a second, %d ms each, from %s\n", count, argv[0],
+         argv[1], path, host, rate, timeout_ms, started_at);
   fflush(stdout);
 
   while (done < count) {
