@@ -14,7 +14,7 @@
 #
 # Images:
 #   pause       localhost/pause:1.0        the pod sandbox (images/pause/pause.c)
-#   testserver  localhost/testserver:1.0   HTTP test server of the node tests
+#   testserver  localhost/testserver:1.0   HTTP test server and clients of the node tests
 #                                          (images/testserver), glibc's getent
 #                                          and a shell; USER is the name www
 #   redis       localhost/redis:<version>  Debian's redis-server and its libraries

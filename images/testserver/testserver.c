@@ -10,6 +10,11 @@
 //       one HTTP GET, print the answer's body; exit 0 on status 200
 //   testserver connect <ipv4> <port> <timeout-seconds>
 //       one TCP connect; exit 0 if it connected, 1 if not (egress tests)
+//   testserver load <ipv4> <port> <path> <count> <per-second> <timeout-ms> [<host>]
+//       <count> GETs, each on a new connection, started at a fixed rate
+//       whatever the earlier ones do (a slow answer delays no later request),
+//       each given <timeout-ms> in all; prints the runs of failures and one
+//       line of counts (availability tests); exit 0 once all are done
 //   testserver version
 //
 // Addresses are numeric: a static binary has no NSS, and name lookups are
@@ -25,6 +30,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 static int exit_code = 2;
@@ -33,6 +39,7 @@ static void usage(void) {
   fputs("usage: testserver serve [--port N] [--exit-after S] [--exit-code C]\n"
         "       testserver get <ipv4> <port> [<path>]\n"
         "       testserver connect <ipv4> <port> <timeout-seconds>\n"
+        "       testserver load <ipv4> <port> <path> <count> <per-second> <timeout-ms> [<host>]\n"
         "       testserver version\n",
         stderr);
   exit(64);
@@ -237,11 +244,175 @@ static int connect_only(int argc, char **argv) {
   return 0;
 }
 
+// --- load: requests at a fixed rate -----------------------------------------
+
+enum outcome { PENDING, OK, NON_200, REFUSED, TIMEOUT, RESET, OTHER, OUTCOMES };
+static const char *const outcome_names[OUTCOMES] = {"pending", "ok", "non200", "refused",
+                                                    "timeout", "reset", "other"};
+
+struct request {
+  int fd, index, connected;
+  long long deadline_ms;
+  size_t used;
+  char buffer[512];
+};
+
+static long long now_ms(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (long long)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
+
+static enum outcome outcome_of_errno(int error) {
+  switch (error) {
+    case ECONNREFUSED: return REFUSED;
+    case ETIMEDOUT: return TIMEOUT;
+    case ECONNRESET:
+    case EPIPE: return RESET;
+    default: return OTHER;
+  }
+}
+
+// The status line's code once the headers are in (or the peer closed).
+static enum outcome outcome_of_answer(const struct request *r) {
+  int status = 0;
+  if (sscanf(r->buffer, "HTTP/%*s %d", &status) != 1) return OTHER;
+  return status == 200 ? OK : NON_200;
+}
+
+static int load(int argc, char **argv) {
+  if (argc < 6 || argc > 7) usage();
+  struct sockaddr_in address = parse_address(argv[0], argv[1]);
+  const char *path = argv[2];
+  int count = parse_int(argv[3], "count"), rate = parse_int(argv[4], "per-second");
+  int timeout_ms = parse_int(argv[5], "timeout-ms");
+  const char *host = argc == 7 ? argv[6] : argv[0];
+  if (count < 1 || rate < 1 || timeout_ms < 1) usage();
+  char request_text[1200];
+  int request_len = snprintf(request_text, sizeof request_text,
+                             "GET %s HTTP/1.0\r\nHost: %s\r\nConnection: close\r\n\r\n", path, host);
+
+  // At most rate * timeout + 1 requests are in flight.
+  int slots = (int)((long long)rate * timeout_ms / 1000 + 2);
+  struct request *flight = calloc((size_t)slots, sizeof *flight);
+  struct pollfd *fds = calloc((size_t)slots, sizeof *fds);
+  unsigned char *outcomes = calloc((size_t)count, 1);
+  if (!flight || !fds || !outcomes) {
+    perror("testserver: calloc");
+    return 1;
+  }
+  int active = 0, started = 0, done = 0;
+  long long t0 = now_ms();
+  // The wall clock of request #0, to match the offsets below with events.
+  char started_at[32] = "?";
+  time_t wall = time(NULL);
+  strftime(started_at, sizeof started_at, "%Y-%m-%dT%H:%M:%SZ", gmtime(&wall));
+  printf("load: %d requests to %s:%s%s as %s, %d a second, %d ms each, from %s\n", count, argv[0],
+         argv[1], path, host, rate, timeout_ms, started_at);
+  fflush(stdout);
+
+  while (done < count) {
+    long long now = now_ms();
+    // Start every request whose time has come.
+    while (started < count && t0 + (long long)started * 1000 / rate <= now) {
+      struct request *r = &flight[active];
+      memset(r, 0, sizeof *r);
+      r->index = started++;
+      r->deadline_ms = now + timeout_ms;
+      r->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      if (r->fd < 0 ||
+          (connect(r->fd, (const struct sockaddr *)&address, sizeof address) < 0 && errno != EINPROGRESS)) {
+        outcomes[r->index] = outcome_of_errno(errno);
+        if (r->fd >= 0) close(r->fd);
+        done++;
+        continue;
+      }
+      active++;
+    }
+    // Wait for the next start, the next deadline or a socket.
+    long long wake = started < count ? t0 + (long long)started * 1000 / rate : now + 1000;
+    for (int i = 0; i < active; i++) {
+      if (flight[i].deadline_ms < wake) wake = flight[i].deadline_ms;
+      fds[i].fd = flight[i].fd;
+      fds[i].events = flight[i].connected ? POLLIN : POLLOUT;
+      fds[i].revents = 0;
+    }
+    int wait = wake > now ? (int)(wake - now) : 0;
+    if (poll(fds, (nfds_t)active, wait) < 0 && errno != EINTR) {
+      perror("testserver: poll");
+      return 1;
+    }
+    now = now_ms();
+    for (int i = 0; i < active; i++) {
+      struct request *r = &flight[i];
+      enum outcome result = PENDING;
+      if (fds[i].revents && !r->connected) {
+        int error = 0;
+        socklen_t error_len = sizeof error;
+        getsockopt(r->fd, SOL_SOCKET, SO_ERROR, &error, &error_len);
+        if (error != 0) {
+          result = outcome_of_errno(error);
+        } else if (send(r->fd, request_text, (size_t)request_len, MSG_NOSIGNAL) != request_len) {
+          result = outcome_of_errno(errno);
+        } else {
+          r->connected = 1;
+        }
+      } else if (fds[i].revents) {
+        ssize_t n = recv(r->fd, r->buffer + r->used, sizeof r->buffer - 1 - r->used, 0);
+        if (n < 0 && errno != EAGAIN && errno != EINTR) {
+          result = outcome_of_errno(errno);
+        } else if (n >= 0) {
+          r->used += (size_t)n;
+          r->buffer[r->used] = '\0';
+          // The status line is all we judge; the headers' end, a full buffer
+          // or the peer's close ends the request.
+          if (n == 0 || strstr(r->buffer, "\r\n\r\n") || r->used == sizeof r->buffer - 1)
+            result = outcome_of_answer(r);
+        }
+      }
+      if (result == PENDING && now >= r->deadline_ms) result = TIMEOUT;
+      if (result != PENDING) {
+        outcomes[r->index] = (unsigned char)result;
+        close(r->fd);
+        done++;
+        flight[i] = flight[--active];
+        fds[i] = fds[active];
+        i--;  // the moved one is judged next, on its own revents
+      }
+    }
+  }
+  double elapsed = (double)(now_ms() - t0) / 1000;
+
+  // Runs of failures in the order the requests were started.
+  int totals[OUTCOMES] = {0}, longest = 0, runs = 0;
+  for (int i = 0; i < count; i++) totals[outcomes[i]]++;
+  for (int i = 0; i < count; i++) {
+    if (outcomes[i] == OK) continue;
+    int end = i;
+    while (end + 1 < count && outcomes[end + 1] != OK) end++;
+    int length = end - i + 1;
+    if (length > longest) longest = length;
+    runs++;
+    printf("load: failed #%d..#%d (%d, %.1f s from %.1f s), first: %s\n", i, end, length,
+           (double)length / rate, (double)i / rate, outcome_names[outcomes[i]]);
+    i = end;
+  }
+  printf("load: requests=%d ok=%d non200=%d refused=%d timeout=%d reset=%d other=%d "
+         "failure_runs=%d longest_failure_run=%d success_pct=%.3f elapsed_s=%.1f\n",
+         count, totals[OK], totals[NON_200], totals[REFUSED], totals[TIMEOUT], totals[RESET],
+         totals[OTHER], runs, longest, 100.0 * totals[OK] / count, elapsed);
+  free(flight);
+  free(fds);
+  free(outcomes);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) usage();
   if (strcmp(argv[1], "serve") == 0) return serve(argc - 2, argv + 2);
   if (strcmp(argv[1], "get") == 0) return get(argc - 2, argv + 2);
   if (strcmp(argv[1], "connect") == 0) return connect_only(argc - 2, argv + 2);
+  if (strcmp(argv[1], "load") == 0) return load(argc - 2, argv + 2);
   if (strcmp(argv[1], "version") == 0) {
     puts("testserver " TESTSERVER_VERSION);
     return 0;
