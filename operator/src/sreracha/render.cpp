@@ -101,6 +101,11 @@ json app_deployment(const Instance& inst, const RenderOptions& options) {
       {"readinessProbe", http_probe(spec.probe, spec.probe.failure_threshold)},
       {"livenessProbe", http_probe(spec.probe, spec.probe.failure_threshold)},
       {"securityContext", restricted_container_security_context()},
+      // An evicted pod keeps serving until kube-proxy has dropped its
+      // endpoint: the app stops listening on SIGTERM, and connections that
+      // still reach it would be refused. The sleep action needs nothing in
+      // the image.
+      {"lifecycle", {{"preStop", {{"sleep", {{"seconds", kPreStopSleep.count()}}}}}}},
   };
   if (!spec.image_pull_policy.empty()) container["imagePullPolicy"] = spec.image_pull_policy;
 

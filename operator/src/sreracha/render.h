@@ -6,6 +6,7 @@
 // agree, and what the golden tests pin down.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -74,6 +75,11 @@ std::string redis_url_for_app(const Instance& inst);
 // "nonroot", which owns nothing in the app's read-only image).
 inline constexpr std::int64_t kDefaultAppUid = 65532;
 inline constexpr std::int64_t kDefaultAppGid = 65532;
+
+// How long the app container's preStop hook sleeps before it gets SIGTERM:
+// long enough for the endpoint controller and kube-proxy to stop sending it
+// new connections (about a second each on a busy node).
+inline constexpr std::chrono::seconds kPreStopSleep{3};
 
 // Names of the children, in one place.
 std::string redis_name(const Instance& inst);       // "<name>-redis"

@@ -295,6 +295,12 @@ TEST(AppDeployment, RollsMakeBeforeBreakWithTheReplicasAsked) {
   EXPECT_EQ(staged["template"]["metadata"]["annotations"]["sreracha.io/auth-checksum"], "abc");
 }
 
+TEST(AppDeployment, AnEvictedPodServesUntilItsEndpointIsGone) {
+  // A sleep action, not an exec: the app's image need not have a shell.
+  EXPECT_EQ(app_container(render(instance()))["lifecycle"],
+            json::parse(R"({"preStop":{"sleep":{"seconds":3}}})"));
+}
+
 TEST(AppDeployment, ProbesUseTheQPathOnTheAppPort) {
   json container = app_container(render(instance(
       {{"port", 8080},
