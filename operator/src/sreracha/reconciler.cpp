@@ -249,6 +249,9 @@ struct Reconciler::Pass {
     int surge = 0;
     std::optional<std::chrono::milliseconds> requeue_after;
     std::optional<stagger::Seconds> learned_lifetime;
+    // Learned for an earlier template, kept while the canary checks it.
+    std::optional<stagger::Seconds> provisional_lifetime;
+    std::string canary;
     std::optional<stagger::Seconds> effective_lifetime;
     std::optional<stagger::Seconds> observed_startup;
     stagger::Seconds lead{stagger::kDefaultStartup};
@@ -275,19 +278,37 @@ struct Reconciler::Pass {
 
   // The lifetime to plan with: the spec's (0: stable, never recycled), else
   // learned from this template's crashes, else the one learned earlier for
-  // the same template (pods replaced in time show no crash).
-  void lifetime(StaggerOutcome& out, const std::string& template_hash) const {
+  // the same template (pods replaced in time show no crash), else the one
+  // learned for an earlier template while a canary pod of this one checks it:
+  // an image change usually keeps the crash, and relearning it would let the
+  // rollout's pods, started together, crash together.
+  void lifetime(StaggerOutcome& out, const std::string& template_hash,
+                stagger::TimePoint at) const {
     out.learned_lifetime = stagger::learn_lifetime(out.pods, template_hash);
     const json::json_pointer kept("/stagger/observedLifetimeSeconds");
     const json::json_pointer kept_for("/stagger/observedLifetimeTemplate");
-    if (!out.learned_lifetime && status.contains(kept) && status.at(kept).is_number_integer() &&
-        status.contains(kept_for) && status.at(kept_for) == template_hash) {
-      out.learned_lifetime = stagger::Seconds(status.at(kept).get<int>());
+    if (!out.learned_lifetime && status.contains(kept) && status.at(kept).is_number_integer()) {
+      const stagger::Seconds earlier(status.at(kept).get<int>());
+      if (status.contains(kept_for) && status.at(kept_for) == template_hash) {
+        out.learned_lifetime = earlier;
+      } else if (!inst.spec.stagger.app_lifetime_seconds && earlier > stagger::Seconds::zero()) {
+        out.provisional_lifetime = earlier;
+        out.canary = stagger::canary(out.pods, template_hash);
+        const auto canary = std::find_if(out.pods.begin(), out.pods.end(),
+                                         [&](const auto& pod) { return pod.name == out.canary; });
+        // Outlived the old lifetime by far: the new template's app is fixed.
+        if (canary != out.pods.end() &&
+            at - *canary->container_started >= stagger::kCanaryLifetimes * earlier) {
+          out.provisional_lifetime.reset();
+          out.canary.clear();
+        }
+      }
     }
     if (inst.spec.stagger.app_lifetime_seconds) {
       out.effective_lifetime = stagger::Seconds(*inst.spec.stagger.app_lifetime_seconds);
     } else {
-      out.effective_lifetime = out.learned_lifetime;
+      out.effective_lifetime =
+          out.learned_lifetime ? out.learned_lifetime : out.provisional_lifetime;
     }
   }
 
@@ -331,8 +352,9 @@ struct Reconciler::Pass {
     params.desired_replicas = inst.spec.replicas;
     params.margin = stagger::Seconds(inst.spec.stagger.recycle_margin_seconds);
     params.start_interval = stagger::Seconds(inst.spec.stagger.start_interval_seconds);
-    lifetime(out, observed_state.template_hash);
+    lifetime(out, observed_state.template_hash, now_time);
     params.lifetime = out.effective_lifetime;
+    params.canary = out.canary;
     r.with_stagger_memory(key, inst.uid, [&](StaggerMemory& memory) {
       memory.startups.observe(out.pods, now_time);
       const json::json_pointer kept("/stagger/observedStartupSeconds");
@@ -514,6 +536,13 @@ struct Reconciler::Pass {
       if (!already) {
         event("Warning", "LifetimeTooShort", *staggered.unsafe);
       }
+    } else if (staggered.provisional_lifetime) {
+      condition({"Staggered", "True", "CheckingLifetime",
+                 "the pod template changed: pods are replaced by the " +
+                     std::to_string(lifetime->count()) + " s lifetime learned before, while " +
+                     (staggered.canary.empty() ? std::string("the oldest new pod")
+                                               : "pod " + staggered.canary) +
+                     " runs to its end to show whether it still holds"});
     } else {
       condition({"Staggered", "True", "Planned",
                  "each pod is replaced " + lead + " s (its start-up) plus " +
@@ -554,8 +583,8 @@ struct Reconciler::Pass {
     if (staggered.learned_lifetime) {
       stagger_status["observedLifetimeSeconds"] = staggered.learned_lifetime->count();
       stagger_status["observedLifetimeTemplate"] = staggered.template_hash;
-    } else {
-      // Learned for another template (or never): a new app learns anew.
+    } else if (!staggered.provisional_lifetime) {
+      // Never learned, or the canary outlived the old template's lifetime.
       stagger_status.erase("observedLifetimeSeconds");
       stagger_status.erase("observedLifetimeTemplate");
     }

@@ -27,13 +27,15 @@ Schedule schedule_for(const Params& params, int desired) {
   s.budget = *params.lifetime - params.margin;
   // A lead over half the budget would replace pods younger than it takes to
   // start one: endless churn for no gain.
-  s.lead = std::clamp<Duration>(params.startup_allowance, Duration::zero(), s.budget / 2);
+  // Ready, and then settled: only then may the pod it replaces go.
+  s.lead =
+      std::clamp<Duration>(params.startup_allowance + kReadySettle, Duration::zero(), s.budget / 2);
   s.gap = (s.budget - s.lead) / desired;
   if (params.max_surge <= 0) {
     // Replacements start a gap apart and each holds its surge slot for about
     // lead plus the settle time: that many overlap, plus one so a crash need
     // not wait for a scheduled one.
-    const auto overlapping = (s.lead + kReadySettle + s.gap - Duration{1}) / s.gap;
+    const auto overlapping = (s.lead + s.gap - Duration{1}) / s.gap;
     s.max_surge = static_cast<int>(std::max<Duration::rep>(overlapping, 1)) + 1;
   }
   return s;
@@ -92,8 +94,12 @@ std::vector<Candidate> retirement_order(const std::vector<const PodView*>& live,
     }
     order.push_back(c);
   }
-  std::sort(order.begin(), order.end(), [](const Candidate& a, const Candidate& b) {
-    return std::tie(a.urgency, a.start, a.pod->name) < std::tie(b.urgency, b.start, b.pod->name);
+  // The canary, while it serves, comes last: it has no due time and must not
+  // hold up the others' replacements.
+  auto waits = [&](const Candidate& c) { return c.urgency == 2 && c.pod->name == params.canary; };
+  std::sort(order.begin(), order.end(), [&](const Candidate& a, const Candidate& b) {
+    return std::tuple(waits(a), a.urgency, a.start, a.pod->name) <
+           std::tuple(waits(b), b.urgency, b.start, b.pod->name);
   });
 
   // Due times, backwards from the last pod: each as late as its deadline
@@ -103,6 +109,8 @@ std::vector<Candidate> retirement_order(const std::vector<const PodView*>& live,
   for (auto it = order.rbegin(); it != order.rend(); ++it) {
     if (it->urgency < 2) {
       it->due = now;
+    } else if (waits(*it)) {
+      it->due.reset();
     } else if (schedule.enabled) {
       const TimePoint latest = it->start + schedule.budget - schedule.lead;
       it->due = next_due ? std::min(latest, *next_due - schedule.gap) : latest;
@@ -164,7 +172,7 @@ void late_pods(const std::vector<Candidate>& order, TimePoint now, const Schedul
                Plan& out) {
   if (!schedule.enabled) return;
   for (const Candidate& c : order) {
-    if (c.urgency == 2 && c.pod->container_running && c.pod->container_started &&
+    if (c.urgency == 2 && c.due && c.pod->container_running && c.pod->container_started &&
         now >= *c.pod->container_started + schedule.budget) {
       out.late_pods.push_back(c.pod->name);
     }
@@ -369,6 +377,21 @@ std::optional<Seconds> learn_lifetime(const std::vector<PodView>& pods,
   const auto middle = runtimes.begin() + static_cast<std::ptrdiff_t>((runtimes.size() - 1) / 2);
   std::nth_element(runtimes.begin(), middle, runtimes.end());
   return *middle;
+}
+
+std::string canary(const std::vector<PodView>& pods, std::string_view template_hash) {
+  const PodView* oldest = nullptr;
+  for (const PodView& pod : pods) {
+    if (pod.terminating || pod.template_hash != template_hash || !pod.container_running ||
+        !pod.container_started) {
+      continue;
+    }
+    if (!oldest || std::tie(*pod.container_started, pod.name) <
+                       std::tie(*oldest->container_started, oldest->name)) {
+      oldest = &pod;
+    }
+  }
+  return oldest ? oldest->name : std::string();
 }
 
 std::optional<std::string> unsafe_schedule(const Params& params) {

@@ -8,7 +8,8 @@
 // any reconcile, after any restart, reaches the same decision.
 //
 // Vocabulary (N desired replicas, L lifetime, m margin, lead = how long a
-// new pod takes from creation to Ready, learned by StartupEstimator):
+// new pod takes from creation to Ready, learned by StartupEstimator, plus
+// kReadySettle, after which the pod it replaces may go):
 //   base      the replicas that serve steadily: spec.replicas - surge.
 //   surge     extra replicas whose pods stand in for the pods being replaced
 //             (make before break): the first `surge` pods in retirement order.
@@ -39,9 +40,12 @@
 // During a template rollout the Deployment's own rolling update (max surge
 // 1, none unavailable) replaces pods make-before-break; plan() only points
 // the ReplicaSet at the old pod nearest its end (MarkForDeletion), which it
-// would otherwise keep longest (it removes the youngest first). Start-up and scale-up raise the
-// base by one once the newest pod is Ready and L / N (start_interval while L is unknown) has passed
-// since its creation.
+// would otherwise keep longest (it removes the youngest first). After the
+// change, the lifetime learned for the old template is kept while one pod of
+// the new one, the canary, runs to its end to show whether it still holds.
+// Start-up and scale-up raise the base by one once the newest pod is Ready
+// and L / N (start_interval while L is unknown) has passed since its
+// creation.
 //
 // Protocol the reconciler implements (it reads and writes nothing else):
 //   read   Deployment spec.replicas                  -> Observed::deployment_replicas
@@ -123,6 +127,10 @@ struct Params {
   // While gap >= lead (N <= 4 at L = 30 s) scheduled replacements do not
   // overlap: one in flight. Beyond that one at a time cannot keep up.
   int max_surge = 0;
+  // A pod that runs to its end instead of being replaced on schedule: while
+  // `lifetime` was learned for an earlier template, it shows whether the
+  // new one still crashes (canary()). Replaced like any other once it crashes.
+  std::string canary;
 };
 
 struct Observed {
@@ -197,6 +205,16 @@ Plan plan(const Observed& observed, TimePoint now, const Params& params);
 // Only pods of `template_hash` count (all when it is "").
 std::optional<Seconds> learn_lifetime(const std::vector<PodView>& pods,
                                       std::string_view template_hash = {});
+
+// After a template change, the lifetime learned for the old template is kept
+// for the new one's pods until one of them shows whether it still holds: the
+// pod of `template_hash` running longest, which plan() lets run to its end
+// (Params::canary). Empty when no such pod runs.
+std::string canary(const std::vector<PodView>& pods, std::string_view template_hash);
+
+// A canary that ran this many lifetimes without crashing shows a fixed app:
+// the old lifetime is forgotten and nothing is recycled until a crash.
+inline constexpr int kCanaryLifetimes = 2;
 
 // Whether the schedule can keep replicas from ending together: with
 // lifetime <= lead x N two replicas reach their end inside one lead window,

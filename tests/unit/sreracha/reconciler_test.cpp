@@ -60,10 +60,7 @@ class Reconcile : public ::testing::Test {
     caches_.ingresses = &stores_[6];
     caches_.pods = &stores_[7];
     caches_.persistentvolumeclaims = &stores_[8];
-    ReconcilerOptions options;
-    options.field_manager = "test-operator";
-    options.now = [this] { return now_; };
-    reconciler_ = std::make_unique<Reconciler>(api_, caches_, events_, metrics_, options);
+    restart_reconciler();
   }
 
   // Refills every cache from the fake: the Srerachas, and the children
@@ -155,9 +152,11 @@ class Reconcile : public ::testing::Test {
 
   // Both replicas of the app up and ready (staggering started them one
   // after the other); the test then says when each pod started.
-  void two_ready_replicas_with_lifetime(int lifetime_seconds) {
+  // Unset lifetime: learned.
+  void two_ready_replicas_with_lifetime(std::optional<int> lifetime_seconds) {
     json spec = kSpec;
-    spec["stagger"] = {{"appLifetimeSeconds", lifetime_seconds}, {"recycleMarginSeconds", 5}};
+    spec["stagger"] = {{"recycleMarginSeconds", 5}};
+    if (lifetime_seconds) spec["stagger"]["appLifetimeSeconds"] = *lifetime_seconds;
     put_sreracha(spec);
     reconcile();
     deployment_ready("web-redis", 1);
@@ -188,6 +187,25 @@ class Reconcile : public ::testing::Test {
                  json::array({{{"name", "sreracha"},
                                {"restartCount", 0},
                                {"state", {{"running", {{"startedAt", rfc3339(started)}}}}}}})}}}});
+  }
+
+  // A new Reconciler: nothing remembered from earlier passes.
+  void restart_reconciler() {
+    ReconcilerOptions options;
+    options.field_manager = "test-operator";
+    options.now = [this] { return now_; };
+    reconciler_ = std::make_unique<Reconciler>(api_, caches_, events_, metrics_, options);
+  }
+
+  // Pods as of the template the reconciler renders now.
+  void mark_current_template(const std::vector<std::string>& pods) {
+    const json hash = deployment("web")["spec"]["template"]["metadata"]["annotations"]
+                                       [std::string(stagger::kTemplateHashAnnotation)];
+    for (const auto& pod : pods) {
+      api_.patch(kube::resources::pods, "apps", pod,
+                 {{"metadata",
+                   {{"annotations", {{std::string(stagger::kTemplateHashAnnotation), hash}}}}}});
+    }
   }
 
   support::FakeClient api_;
@@ -512,23 +530,39 @@ TEST_F(Reconcile, ALateReplacementIsCountedOnce) {
   EXPECT_THAT(events(), ::testing::Contains(HasSubstr("Warning LateReplacement: pod web-a")));
 }
 
-TEST_F(Reconcile, ALifetimeLearnedFromAnotherTemplateIsForgotten) {
-  put_sreracha(kSpec);
-  reconcile();
+TEST_F(Reconcile, ALifetimeLearnedForAnotherTemplateIsCheckedByACanary) {
+  two_ready_replicas_with_lifetime(std::nullopt);
   api_.patch(
       kSrerachas, "apps", "web",
       {{"status",
         {{"stagger", {{"observedLifetimeSeconds", 30}, {"observedLifetimeTemplate", "x"}}}}}});
-  reconciler_ = std::make_unique<Reconciler>(api_, caches_, events_, metrics_, [this] {
-    ReconcilerOptions options;
-    options.field_manager = "test-operator";
-    options.now = [this] { return now_; };
-    return options;
-  }());  // an operator restarted after the image changed
+  restart_reconciler();          // an operator restarted after the image changed
+  put_pod("web-a", kNow - 24s);  // due at 20 s with L = 30 s: the canary instead
+  put_pod("web-b", kNow - 1s);
+  mark_current_template({"web-a", "web-b"});
+  reconcile();
+  EXPECT_EQ(deployment("web")["spec"]["replicas"], 2) << "the canary is not replaced on schedule";
+  EXPECT_EQ(status()["stagger"]["effectiveLifetimeSeconds"], 30);
+  EXPECT_EQ(status()["stagger"]["observedLifetimeTemplate"], "x") << "kept until checked";
+  EXPECT_EQ(condition("Staggered")["reason"], "CheckingLifetime");
+  EXPECT_NE(condition("Staggered")["message"].get<std::string>().find("web-a"), std::string::npos);
+}
+
+TEST_F(Reconcile, ACanaryOutlivingTheOldLifetimeShowsAFixedApp) {
+  two_ready_replicas_with_lifetime(std::nullopt);
+  api_.patch(
+      kSrerachas, "apps", "web",
+      {{"status",
+        {{"stagger", {{"observedLifetimeSeconds", 30}, {"observedLifetimeTemplate", "x"}}}}}});
+  restart_reconciler();
+  put_pod("web-a", kNow - 61s);  // more than two old lifetimes, no crash
+  put_pod("web-b", kNow - 1s);
+  mark_current_template({"web-a", "web-b"});
   reconcile();
   EXPECT_FALSE(status()["stagger"].contains("observedLifetimeSeconds"));
   EXPECT_FALSE(status()["stagger"].contains("effectiveLifetimeSeconds"));
   EXPECT_EQ(condition("Staggered")["reason"], "LearningLifetime");
+  EXPECT_EQ(deployment("web")["spec"]["replicas"], 2);
 }
 
 TEST_F(Reconcile, LifetimeZeroIsAStableAppNeverRecycled) {

@@ -1,6 +1,7 @@
 // The stagger planner on hand-made pod sets. Unless a test says otherwise:
-// L = 30 s, m = 5 s, start-up allowance (lead) 5 s, so a pod's replacement is
-// due 20 s after its container started and the gap is 20 s / N.
+// L = 30 s, m = 5 s, start-up allowance 5 s and kReadySettle 2 s (the lead:
+// 7 s), so a pod's replacement is due 18 s after its container started and
+// the gap is 18 s / N.
 #include "sreracha/stagger.h"
 
 #include <ostream>
@@ -142,10 +143,10 @@ TEST(StaggerStartUp, ScaleUpStaggersTheSameWay) {
 // --- replacement before the crash ---------------------------------------------
 
 TEST(StaggerLifetime, AlreadySpreadPodsWaitForTheNextDueTime) {
-  // Gap 10 s; a is due at 20 s of age, in 10 s.
+  // Gap 9 s; a is due at 18 s of age, in 8 s.
   const Plan p = plan(observed({serving("a", 10s), serving("b", 0s)}, 2), kNow, params(2));
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.requeue_after, milliseconds{10'000});
+  EXPECT_EQ(p.requeue_after, milliseconds{8'000});
 }
 
 TEST(StaggerLifetime, SurgesWhenThePodIsDue) {
@@ -196,6 +197,29 @@ TEST(StaggerLifetime, RetiresWhileTheNewestStartUpPodStarts) {
                       kNow, params(9));
   ASSERT_FALSE(p.actions.empty());
   EXPECT_EQ(p.actions.front(), evict("a", Reason::Lifetime));
+}
+
+TEST(StaggerLifetime, TheCanaryRunsToItsEndWithoutHoldingUpTheOthers) {
+  // a is the canary of a new template: past its due time, it is left alone,
+  // and b, due as well, gets its replacement.
+  Params p = params(2);
+  p.canary = "a";
+  const Observed o = observed({serving("a", 26s), serving("b", 21s)}, 2);
+  EXPECT_EQ(plan(o, kNow, p).actions, (Actions{set_replicas(3, 1, Reason::Lifetime)}));
+  EXPECT_TRUE(plan(o, kNow, p).late_pods.empty()) << "running to its end is no late replacement";
+  // Once it crashed it is replaced like any other.
+  p.canary = "c";
+  const Plan crashed_canary = plan(observed({crashed("c", 29s), serving("b", 1s)}, 2), kNow, p);
+  EXPECT_EQ(crashed_canary.actions, (Actions{set_replicas(3, 1, Reason::Crashed)}));
+}
+
+TEST(StaggerLifetime, TheCanaryIsTheLongestRunningPodOfTheTemplate) {
+  PodView old_template = serving("a", 50s);
+  old_template.template_hash = "old";
+  PodView b = serving("b", 20s), c = serving("c", 10s), d = starting("d", 30s);
+  b.template_hash = c.template_hash = d.template_hash = "new";
+  EXPECT_EQ(canary({old_template, c, b, d}, "new"), "b");
+  EXPECT_EQ(canary({old_template, d}, "new"), "") << "none runs yet";
 }
 
 TEST(StaggerLifetime, NeverLowersReadyReplicasBelowN) {
@@ -255,12 +279,12 @@ TEST(StaggerLifetime, FinishesARetirementCutShortBeforeTheScaleDown) {
 // --- keeping starts spread ------------------------------------------------------
 
 TEST(StaggerRespread, SynchronizedPodsAreReplacedAGapApart) {
-  // Three pods started together: due times 20 s, 13.3 s and 6.7 s of age,
-  // the first two earlier than their deadlines ask.
+  // Three pods started together: due times 18 s, 12 s and 6 s of age, the
+  // first two earlier than their deadlines ask.
   const Observed together = observed({serving("a", 0s), serving("b", 0s), serving("c", 0s)}, 3);
   const Plan p = plan(together, kNow, params(3));
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.requeue_after, milliseconds{6667});
+  EXPECT_EQ(p.requeue_after, milliseconds{6000});
 
   const Plan later = plan(together, kNow + 7s, params(3));
   EXPECT_EQ(later.actions, Actions{set_replicas(4, 1, Reason::Respread)});
@@ -434,8 +458,8 @@ TEST(StaggerLate, APodServingPastItsDeadlineIsLate) {
 }
 
 TEST(StaggerLate, ALongerLeadStartsReplacementsEarlier) {
-  // Lead 5 s: a (age 18 s) is due at 20 s. Lead 8 s: due at 17 s, now.
-  const Observed pods = observed({serving("a", 18s), serving("b", 6s)}, 2);
+  // Start-up 5 s: a (age 16 s) is due at 18 s. Start-up 8 s: due at 15 s, now.
+  const Observed pods = observed({serving("a", 16s), serving("b", 6s)}, 2);
   EXPECT_TRUE(plan(pods, kNow, params(2)).actions.empty());
   Params slow = params(2);
   slow.startup_allowance = 8s;
@@ -542,7 +566,7 @@ TEST(StaggerOthers, TerminatingPodsAreIgnored) {
   // Not counted against replicas (no waiting), not a candidate for anything.
   const Plan p = plan(observed({gone, serving("a", 10s), serving("b", 0s)}, 2), kNow, params(2));
   EXPECT_TRUE(p.actions.empty());
-  EXPECT_EQ(p.requeue_after, milliseconds{10'000});
+  EXPECT_EQ(p.requeue_after, milliseconds{8'000});
 }
 
 TEST(StaggerOthers, ReasonsHaveNames) {
