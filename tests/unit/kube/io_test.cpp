@@ -134,13 +134,19 @@ TEST_F(CallerDrivenIo, AHandlerThatBlocksOnOtherHandlersIsRescued) {
   within(10s, "a blocking handler", [] { EXPECT_EQ(kube::io::await(blocking_handler(6)), 7); });
   EXPECT_GT(kube::io::rescues(), rescues_before);
   // After the rescue, waits run on their caller again.
-  within(10s, "a wait after the rescue", [] {
-    int on_caller = 0;
+  int on_caller = 0;
+  const auto rescues_after = kube::io::rescues();
+  within(10s, "a wait after the rescue", [&on_caller] {
     for (int i = 0; i < 50; ++i) {
       if (kube::io::await(where_it_runs()) == std::this_thread::get_id()) ++on_caller;
     }
-    EXPECT_GE(on_caller, 40);
   });
+  // As in ALoneCallerRunsItsOwnWorkOnItsOwnThread: a late heartbeat on a busy
+  // machine starts another rescuer, which is not the behaviour under test.
+  if (on_caller < 40 && kube::io::rescues() != rescues_after) {
+    GTEST_SKIP() << "a heartbeat was late (the machine is busy) and a rescuer ran handlers";
+  }
+  EXPECT_GE(on_caller, 40);
 }
 
 TEST_F(CallerDrivenIo, SeveralBlockingHandlersAtOnceAllFinish) {
