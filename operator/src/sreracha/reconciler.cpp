@@ -639,6 +639,17 @@ struct Reconciler::Pass {
     }
   }
 
+  // The first problem (by pod name) of the instance's pods, app or Redis.
+  std::optional<PodProblem> pod_problem_of_instance() const {
+    std::optional<PodProblem> first;
+    for (const auto& pod : r.caches_.pods->list_by_label("app.kubernetes.io/instance", inst.name)) {
+      if ((*pod)["metadata"].value("namespace", "") != inst.ns) continue;
+      auto problem = pod_problem(*pod);
+      if (problem && (!first || problem->pod < first->pod)) first = std::move(problem);
+    }
+    return first;
+  }
+
   // Status and metrics from the children as cached, and what staggering did.
   void report(const StaggerOutcome& staggered) {
     auto app = observed(ChildRef{"apps/v1", "Deployment", "deployments", inst.name});
@@ -653,8 +664,20 @@ struct Reconciler::Pass {
     const bool all_ready = ready >= desired && redis.status == "True";
     const std::string counts =
         std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
-    condition({"Ready", all_ready ? "True" : "False", all_ready ? "Available" : "NotReady",
-               all_ready ? counts : counts + (redis.status == "True" ? "" : "; " + redis.message)});
+    std::string not_ready = counts + (redis.status == "True" ? "" : "; " + redis.message);
+    const auto problem = all_ready ? std::nullopt : pod_problem_of_instance();
+    if (problem) not_ready += "; pod " + problem->pod + ": " + problem->message;
+    const std::string ready_reason = all_ready ? "Available"
+                                     : problem ? problem->reason
+                                               : "NotReady";
+    const bool said = std::any_of(conditions.begin(), conditions.end(), [&](const json& c) {
+      return c.value("type", "") == "Ready" && c.value("reason", "") == ready_reason;
+    });
+    condition(
+        {"Ready", all_ready ? "True" : "False", ready_reason, all_ready ? counts : not_ready});
+    // Once per spell, as the condition changes: the kubelet repeats its own.
+    if (problem && !said)
+      event("Warning", problem->reason, "pod " + problem->pod + ": " + problem->message);
     const bool progressing = replicas != desired || ready < desired;
     condition({"Progressing", progressing ? "True" : "False", progressing ? "Scaling" : "Stable",
                counts});

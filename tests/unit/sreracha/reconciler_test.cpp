@@ -506,6 +506,36 @@ TEST_F(Reconcile, AnUnlabelledSecretIsReadFromTheApiPolledAndWarnedAboutOnce) {
   EXPECT_THAT(all, Contains(HasSubstr("sreracha.io/watch=true")));
 }
 
+TEST_F(Reconcile, APodTheKubeletCannotStartIsNamedInReadyAndOneEvent) {
+  put_sreracha(kSpec);
+  reconcile();
+  deployment_ready("web-redis", 1);
+  put_pod("web-a", kNow - 10s, false);
+  api_.patch(kube::resources::pods, "apps", "web-a",
+             {{"status",
+               {{"containerStatuses",
+                 {{{"name", "sreracha"},
+                   {"restartCount", 0},
+                   {"state",
+                    {{"waiting",
+                      {{"reason", "CreateContainerConfigError"},
+                       {"message",
+                        "container has runAsNonRoot and image has non-numeric "
+                        "user (www), cannot verify user is non-root"}}}}}}}}}}});
+  reconcile();
+  EXPECT_EQ(condition("Ready")["status"], "False");
+  EXPECT_EQ(condition("Ready")["reason"], "CreateContainerConfigError");
+  EXPECT_THAT(condition("Ready")["message"].get<std::string>(),
+              HasSubstr("pod web-a: container sreracha: container has runAsNonRoot"));
+  reconcile();
+  const auto all = events();
+  EXPECT_EQ(std::count_if(all.begin(), all.end(),
+                          [](const std::string& e) {
+                            return e.starts_with("Warning CreateContainerConfigError: pod web-a");
+                          }),
+            1);
+}
+
 TEST(AuthSecretReferrers, MapsASecretToTheSrerachasOfItsNamespaceThatNameIt) {
   runtime::Store srerachas;
   auto put = [&](const std::string& ns, const std::string& name, const std::string& secret) {
