@@ -101,16 +101,16 @@ rotated() {
 wait_until 180 "Redis and then the app to roll onto the new password" rotated
 rotation_s=$((SECONDS - changed_at))
 
-new_redis="$(redis_pod)"
-[[ -n "$new_redis" && "$new_redis" != "$old_redis" ]] || fail "the Redis pod was not replaced"
-redis_ready_at="$(pod_field "$new_redis" '{.status.conditions[?(@.type=="Ready")].lastTransitionTime}')"
-first_new_app_at="$(kubectl get pods -n "$NS" -l app.kubernetes.io/component=app \
-  -o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\n"}{end}' | sort | head -1)"
 old_app_pods_gone() {
   local pod
   for pod in $old_app_pods; do ! kubectl get pod "$pod" -n "$NS" >/dev/null 2>&1 || return 1; done
 }
 wait_until 60 "the app pods of the old password to be gone" old_app_pods_gone
+new_redis="$(redis_pod)"
+[[ -n "$new_redis" && "$new_redis" != "$old_redis" ]] || fail "the Redis pod was not replaced"
+redis_ready_at="$(pod_field "$new_redis" '{.status.conditions[?(@.type=="Ready")].lastTransitionTime}')"
+first_new_app_at="$(kubectl get pods -n "$NS" -l app.kubernetes.io/component=app \
+  -o jsonpath='{range .items[*]}{.metadata.creationTimestamp}{"\n"}{end}' | sort | head -1)"
 # RFC 3339 in UTC with whole seconds: they sort as text.
 [[ ! "$first_new_app_at" < "$redis_ready_at" ]] ||
   fail "an app pod of the new password was created at $first_new_app_at, before the new Redis was Ready at $redis_ready_at"
@@ -138,7 +138,7 @@ cp "$OPERATOR_LOG" "$where/operator.log"
 kubectl get events -n "$NS" -o json >"$where/events.json"
 kubectl get sreracha,deployments,replicasets,pods,services,endpointslices,networkpolicies,poddisruptionbudgets \
   -n "$NS" -o json >"$where/objects.json"
-grep -q '"level":"trace"\|\[trace\]' "$where/operator.log" || fail "the operator logged nothing at trace level"
+grep -qE '^[^ ]+ trace ' "$where/operator.log" || fail "the operator logged nothing at trace level"
 for secret in "$OLD_PASSWORD" "$NEW_PASSWORD" "$(printf '%s' "$OLD_PASSWORD" | base64 -w0)" \
   "$(printf '%s' "$NEW_PASSWORD" | base64 -w0)"; do
   if grep -rlF -- "$secret" "$where" >/dev/null; then
