@@ -48,6 +48,43 @@ ${pad}enableServiceLinks: false
 EOF
 }
 
+# A container (for a pod's `containers:` list) that sends GET /?q=1 to the
+# Service <service> of the pod's namespace, resolved by the cluster DNS,
+# <count> times at <rate> a second, each on a new connection with a 1 s
+# deadline (testserver load), then prints its counts and exits.
+#   load_client_container <service> <count> <rate>
+load_client_container() {
+  cat <<EOF
+  - name: $1
+    image: $(image testserver)
+    imagePullPolicy: Never
+    command:
+    - sh
+    - -c
+    - |
+      hosts="\$(getent hosts "\$0")"
+      ip="\${hosts%% *}"
+      [ -n "\$ip" ] || { echo "load: \$0 does not resolve"; exit 1; }
+      exec testserver load "\$ip" 80 "/?q=1" "\$1" "\$2" 1000 "\$0"
+    - $1
+    - "$2"
+    - "$3"
+    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
+EOF
+}
+
+# The counts of a load_client_container, as "key=value ..." (requests, ok,
+# success_pct, longest_failure_run, ...); its log (with the first 20 runs of
+# failures) goes to stderr.
+#   load_counts <pod> <container>
+load_counts() {
+  local log line
+  log="$(kubectl logs -n "$NS" "$1" -c "$2")"
+  line="$(grep '^load: requests=' <<<"$log" | tail -1)" || fail "no counts from the $2 client: $(tail -5 <<<"$log")"
+  { grep -v '^load: failed' <<<"$log" || true; grep '^load: failed' <<<"$log" | head -20 || true; } | sed "s/^/$2 /" >&2
+  sed 's/^load: //' <<<"$line"
+}
+
 # pod_field <pod> <jsonpath>
 pod_field() { kubectl get pod "$1" -n "$NS" -o jsonpath="$2"; }
 

@@ -104,25 +104,6 @@ wait_until $((LIFETIME * 3)) "the operator to learn the lifetime from the first 
 echo "web Ready, both Services with a ready endpoint and the lifetime learned after $((SECONDS - start))s; measuring ${DURATION}s"
 
 # One pod, two clients started together: the same moment, the same node.
-client() {  # client <service>
-  cat <<EOF
-  - name: $1
-    image: $(image testserver)
-    imagePullPolicy: Never
-    command:
-    - sh
-    - -c
-    - |
-      hosts="\$(getent hosts "\$0")"
-      ip="\${hosts%% *}"
-      [ -n "\$ip" ] || { echo "load: \$0 does not resolve"; exit 1; }
-      exec testserver load "\$ip" 80 "/?q=1" "\$1" "\$2" 1000 "\$0"
-    - $1
-    - "$COUNT"
-    - "$RATE"
-    securityContext: {allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: {drop: [ALL]}}
-EOF
-}
 kubectl apply -n "$NS" -f - >/dev/null <<EOF
 apiVersion: v1
 kind: Pod
@@ -132,23 +113,14 @@ $(real_node_pod_spec 2)
   restartPolicy: Never
   securityContext: {runAsNonRoot: true, runAsUser: 33}
   containers:
-$(client web)
-$(client baseline)
+$(load_client_container web "$COUNT" "$RATE")
+$(load_client_container baseline "$COUNT" "$RATE")
 EOF
 finished() { [[ "$(pod_field client '{.status.phase}')" =~ ^(Succeeded|Failed)$ ]]; }
 wait_until $((DURATION + 120)) "the client pod to finish its $COUNT requests a Service" finished
 
-# counts <container>: the load line's fields as shell assignments.
-# The client's log (its first 20 runs of failures) goes to stderr.
-counts() {
-  local log line
-  log="$(kubectl logs -n "$NS" client -c "$1")"
-  line="$(grep '^load: requests=' <<<"$log" | tail -1)" || fail "no counts from the $1 client: $(tail -5 <<<"$log")"
-  { grep -v '^load: failed' <<<"$log" || true; grep '^load: failed' <<<"$log" | head -20 || true; } | sed "s/^/$1 /" >&2
-  sed 's/^load: //' <<<"$line"
-}
-web_counts="$(counts web)"
-base_counts="$(counts baseline)"
+web_counts="$(load_counts client web)"
+base_counts="$(load_counts client baseline)"
 declare -A web base
 for kv in $web_counts; do web[${kv%%=*}]="${kv#*=}"; done
 for kv in $base_counts; do base[${kv%%=*}]="${kv#*=}"; done

@@ -96,7 +96,7 @@ tests/e2e/least_privilege_test.sh, which proves they suffice).
   verbs: [create]
 - apiGroups: [""]
   resources: [secrets]
-  verbs: [get]
+  verbs: [get, list, watch]
 {{- end }}
 
 {{/* Rules that only a ClusterRole can grant: IngressClasses are cluster-scoped. */}}

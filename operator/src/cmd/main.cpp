@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
     caches.persistentvolumeclaims =
         &manager.informer(kube::resources::persistentvolumeclaims, kManagedBySelector);
     caches.pods = &manager.informer(kube::resources::pods, kManagedBySelector);
+    caches.secrets = &manager.informer(kube::resources::secrets, sreracha::kWatchedSecretSelector);
 
     sreracha::ReconcilerOptions reconciler_options;
     reconciler_options.field_manager = kOperatorName;
@@ -165,6 +166,8 @@ int main(int argc, char** argv) {
         .owns(kube::resources::ingresses, kManagedBySelector)
         .owns(kube::resources::persistentvolumeclaims, kManagedBySelector)
         .watches(kube::resources::pods, kManagedBySelector, sreracha::pod_owner_requests)
+        .watches(kube::resources::secrets, sreracha::kWatchedSecretSelector,
+                 sreracha::auth_secret_referrers(*caches.srerachas))
         .with_reconciler(reconciler);
     return manager.run();
   } catch (const kube::Error& e) {

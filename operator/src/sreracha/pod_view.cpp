@@ -1,6 +1,7 @@
 #include "sreracha/pod_view.h"
 
 #include <algorithm>
+#include <set>
 #include <string>
 
 #include "kube/meta.h"
@@ -70,6 +71,39 @@ stagger::PodView pod_view(const json& pod) {
     }
   }
   return view;
+}
+
+std::optional<PodProblem> pod_problem(const json& pod) {
+  // Waiting reasons that need someone to act: a bad image or pull secret, a
+  // missing Secret or ConfigMap key, a security context the image cannot
+  // meet, a container that exits at start. ContainerCreating and
+  // PodInitializing pass by themselves.
+  static const std::set<std::string, std::less<>> kProblems = {
+      "CreateContainerConfigError", "CreateContainerError", "ErrImagePull",
+      "ImagePullBackOff",           "ErrImageNeverPull",    "InvalidImageName",
+      "RunContainerError",          "CrashLoopBackOff"};
+  const json& meta = pod.value("metadata", json::object());
+  if (meta.contains("deletionTimestamp") || !pod.contains("status")) return std::nullopt;
+  const json& status = pod["status"];
+  const std::string name = meta.value("name", "");
+  for (const char* list : {"initContainerStatuses", "containerStatuses"}) {
+    for (const auto& container : status.value(list, json::array())) {
+      const json waiting = container.value("state", json::object()).value("waiting", json());
+      if (!waiting.is_object()) continue;
+      const std::string reason = waiting.value("reason", "");
+      if (!kProblems.contains(reason)) continue;
+      return PodProblem{
+          name, reason,
+          "container " + container.value("name", "") + ": " + waiting.value("message", reason)};
+    }
+  }
+  for (const auto& c : status.value("conditions", json::array())) {
+    if (c.value("type", "") == "PodScheduled" && c.value("status", "") == "False" &&
+        c.value("reason", "") == "Unschedulable") {
+      return PodProblem{name, "Unschedulable", c.value("message", "no node fits")};
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<double> min_start_gap_seconds(const std::vector<stagger::PodView>& pods) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -13,6 +14,20 @@ namespace sreracha {
 
 // The app container is the one named "sreracha", else the first.
 stagger::PodView pod_view(const nlohmann::json& pod);
+
+// Why a pod cannot run, as the kubelet (a container's waiting reason) or the
+// scheduler (Unschedulable) says it: what a user would otherwise find only
+// in `kubectl describe pod`.
+struct PodProblem {
+  std::string pod;
+  std::string reason;   // e.g. CreateContainerConfigError, ImagePullBackOff
+  std::string message;  // theirs, e.g. "container has runAsNonRoot and image has non-numeric user"
+};
+
+// The problem of a pod that is not being deleted, or nothing: a container
+// (init containers first) waiting for a reason that will not pass by itself,
+// else the scheduler's Unschedulable.
+std::optional<PodProblem> pod_problem(const nlohmann::json& pod);
 
 // The smallest gap between consecutive container starts of running pods, in
 // seconds; nullopt with fewer than two.

@@ -23,9 +23,9 @@ const kube::Resource kIngressClasses{"networking.k8s.io", "v1", "ingressclasses"
 
 namespace {
 
-// Secrets are not watched (that would take list/watch on every Secret in
-// the cluster), nor objects without our label, so a missing Secret or a
-// child in the way is looked at again on this period.
+// Objects without our label are not watched (nor Secrets without
+// kWatchedSecretLabel), so a missing Secret, an unlabelled one's password or
+// a child in the way is looked at again on this period.
 constexpr std::chrono::milliseconds kDependencyRetry{30000};
 // A PodDisruptionBudget refused an eviction: its status catches up with the
 // replacement's Ready within a second or two.
@@ -86,6 +86,22 @@ std::vector<runtime::Request> pod_owner_requests(const json& pod) {
   return {runtime::Request{meta.value("namespace", ""), instance}};
 }
 
+runtime::Mapper auth_secret_referrers(const runtime::Store& srerachas) {
+  return [&srerachas](const json& secret) {
+    const json& meta = secret.at("metadata");
+    const std::string ns = meta.value("namespace", "");
+    const std::string name = meta.value("name", "");
+    std::vector<runtime::Request> out;
+    for (const auto& cr : srerachas.list(ns)) {
+      const json::json_pointer ref("/spec/redis/authSecretRef/name");
+      if (cr->contains(ref) && cr->at(ref) == name) {
+        out.push_back({ns, cr->at("metadata").value("name", "")});
+      }
+    }
+    return out;
+  };
+}
+
 Reconciler::Reconciler(kube::Interface& client, Caches caches, runtime::EventRecorder& events,
                        runtime::MetricsRegistry& metrics, ReconcilerOptions options)
     : client_(client),
@@ -101,7 +117,10 @@ template <typename Fn>
 void Reconciler::with_stagger_memory(const std::string& key, const std::string& uid, Fn&& use) {
   kube::MutexLock lock(memory_mu_);
   StaggerMemory& memory = memory_[key];
-  if (memory.uid != uid) memory = StaggerMemory{uid, {}, {}};
+  if (memory.uid != uid) {
+    memory = StaggerMemory{};
+    memory.uid = uid;
+  }
   use(memory);
 }
 
@@ -117,7 +136,12 @@ struct Reconciler::Pass {
   json status;
   json conditions;
   Instance inst;
-  std::vector<json> children;  // render(inst), once parsed
+  std::vector<json> children;  // render(inst, ...), once the dependencies are there
+  // auth_checksum() of the auth Secret's password; empty without one.
+  std::string auth_checksum;
+  // The auth Secret was read from the API (it lacks kWatchedSecretLabel):
+  // look again after kDependencyRetry, as nothing tells of a change.
+  bool auth_secret_polled = false;
 
   Pass(Reconciler& reconciler, const kube::Context& context, const json& object,
        std::string object_key, json base)
@@ -168,18 +192,30 @@ struct Reconciler::Pass {
     const auto& spec = inst.spec;
     if (spec.redis.auth_secret_ref) {
       const auto& ref = *spec.redis.auth_secret_ref;
-      try {
-        json secret = r.client_.get(kube::resources::secrets, inst.ns, ref.name, {}, ctx);
-        if (!secret.contains("data") || !secret["data"].contains(ref.key)) {
-          return std::pair{"SecretKeyMissing", "Secret " + inst.ns + "/" + ref.name +
-                                                   " has no key \"" + ref.key +
-                                                   "\" (spec.redis.authSecretRef.key)"};
+      runtime::Store::Object secret =
+          r.caches_.secrets ? r.caches_.secrets->get(inst.ns, ref.name) : nullptr;
+      if (!secret) {
+        // Not labelled (or not yet cached): read it, and warn once that a
+        // password change would only be seen on the next poll.
+        try {
+          secret = std::make_shared<const json>(
+              r.client_.get(kube::resources::secrets, inst.ns, ref.name, {}, ctx));
+        } catch (const kube::ApiError& e) {
+          if (!e.is_not_found()) throw;
+          return std::pair{"SecretMissing", "Secret " + inst.ns + "/" + ref.name +
+                                                " not found (spec.redis.authSecretRef.name)"};
         }
-      } catch (const kube::ApiError& e) {
-        if (!e.is_not_found()) throw;
-        return std::pair{"SecretMissing", "Secret " + inst.ns + "/" + ref.name +
-                                              " not found (spec.redis.authSecretRef.name)"};
+        auth_secret_polled = true;
+        warn_unwatched_secret(ref.name);
       }
+      const json& data = secret->value("data", json::object());
+      if (!data.contains(ref.key) || !data[ref.key].is_string()) {
+        return std::pair{"SecretKeyMissing", "Secret " + inst.ns + "/" + ref.name +
+                                                 " has no key \"" + ref.key +
+                                                 "\" (spec.redis.authSecretRef.key)"};
+      }
+      auth_checksum = sreracha::auth_checksum(secret->at("metadata").value("uid", ""),
+                                              data[ref.key].get<std::string>());
     }
     if (spec.ingress.enabled && !spec.ingress.class_name.empty()) {
       try {
@@ -191,6 +227,55 @@ struct Reconciler::Pass {
       }
     }
     return std::nullopt;
+  }
+
+  void warn_unwatched_secret(const std::string& name) {
+    bool fresh = false;
+    r.with_stagger_memory(key, inst.uid, [&](StaggerMemory& memory) {
+      fresh = memory.warned_unwatched_secret != name;
+      memory.warned_unwatched_secret = name;
+    });
+    if (!fresh) return;
+    event("Warning", "AuthSecretNotWatched",
+          "Secret " + inst.ns + "/" + name + " lacks the label " + kWatchedSecretLabel +
+              "=true: a password change reaches the pods only after up to " +
+              std::to_string(kDependencyRetry.count() / 1000) + " s; label it");
+  }
+
+  // The auth checksum on each pod template. Redis takes a new password
+  // first; the app's template keeps the one it has until the Redis
+  // Deployment has rolled, so the app's pods switch when Redis expects the
+  // new password (those the app starts in between, and a restarted Redis,
+  // read the Secret as it is then: the Secret is the truth, this only
+  // decides when the running pods are replaced).
+  RenderOptions render_options() const {
+    RenderOptions options;
+    if (auth_checksum.empty()) return options;
+    const std::string annotation(kAuthChecksumAnnotation);
+    const json::json_pointer template_annotation("/spec/template/metadata/annotations");
+    if (inst.spec.redis.mode != RedisMode::Local) {
+      options.app_pod_annotations[annotation] = auth_checksum;
+      return options;
+    }
+    options.redis_pod_annotations[annotation] = auth_checksum;
+    auto redis = observed(ChildRef{"apps/v1", "Deployment", "deployments", redis_name(inst)});
+    const bool redis_rolled =
+        redis && redis->contains(template_annotation) &&
+        redis->at(template_annotation).value(annotation, "") == auth_checksum &&
+        int_at(*redis, "/status/observedGeneration"_json_pointer) >=
+            int_at(*redis, "/metadata/generation"_json_pointer) &&
+        int_at(*redis, "/status/updatedReplicas"_json_pointer) >= 1 &&
+        int_at(*redis, "/status/readyReplicas"_json_pointer) >= 1 &&
+        int_at(*redis, "/status/replicas"_json_pointer) ==
+            int_at(*redis, "/status/updatedReplicas"_json_pointer);
+    auto app = observed(ChildRef{"apps/v1", "Deployment", "deployments", inst.name});
+    if (redis_rolled || !app) {
+      options.app_pod_annotations[annotation] = auth_checksum;
+    } else if (app->contains(template_annotation) &&
+               app->at(template_annotation).contains(annotation)) {
+      options.app_pod_annotations[annotation] = app->at(template_annotation).at(annotation);
+    }
+    return options;
   }
 
   // A desired child that exists but is not ours (made by hand or by another
@@ -468,14 +553,16 @@ struct Reconciler::Pass {
     }
     status["selector"] = app_selector_string(inst);
     status["redisURL"] = redis_url_for_app(inst);
-    children = render(inst);
     return true;
   }
 
   // A missing dependency or a child in the way: say so, change nothing else.
   bool blocked() {
     auto blocker = missing_dependency();
-    if (!blocker) blocker = foreign_child(children);
+    if (!blocker) {
+      children = render(inst, render_options());
+      blocker = foreign_child(children);
+    }
     if (!blocker) return false;
     condition({"Degraded", "True", blocker->first, blocker->second});
     write_status();
@@ -552,6 +639,17 @@ struct Reconciler::Pass {
     }
   }
 
+  // The first problem (by pod name) of the instance's pods, app or Redis.
+  std::optional<PodProblem> pod_problem_of_instance() const {
+    std::optional<PodProblem> first;
+    for (const auto& pod : r.caches_.pods->list_by_label("app.kubernetes.io/instance", inst.name)) {
+      if ((*pod)["metadata"].value("namespace", "") != inst.ns) continue;
+      auto problem = pod_problem(*pod);
+      if (problem && (!first || problem->pod < first->pod)) first = std::move(problem);
+    }
+    return first;
+  }
+
   // Status and metrics from the children as cached, and what staggering did.
   void report(const StaggerOutcome& staggered) {
     auto app = observed(ChildRef{"apps/v1", "Deployment", "deployments", inst.name});
@@ -566,8 +664,20 @@ struct Reconciler::Pass {
     const bool all_ready = ready >= desired && redis.status == "True";
     const std::string counts =
         std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
-    condition({"Ready", all_ready ? "True" : "False", all_ready ? "Available" : "NotReady",
-               all_ready ? counts : counts + (redis.status == "True" ? "" : "; " + redis.message)});
+    std::string not_ready = counts + (redis.status == "True" ? "" : "; " + redis.message);
+    const auto problem = all_ready ? std::nullopt : pod_problem_of_instance();
+    if (problem) not_ready += "; pod " + problem->pod + ": " + problem->message;
+    const std::string ready_reason = all_ready ? "Available"
+                                     : problem ? problem->reason
+                                               : "NotReady";
+    const bool said = std::any_of(conditions.begin(), conditions.end(), [&](const json& c) {
+      return c.value("type", "") == "Ready" && c.value("reason", "") == ready_reason;
+    });
+    condition(
+        {"Ready", all_ready ? "True" : "False", ready_reason, all_ready ? counts : not_ready});
+    // Once per spell, as the condition changes: the kubelet repeats its own.
+    if (problem && !said)
+      event("Warning", problem->reason, "pod " + problem->pod + ": " + problem->message);
     const bool progressing = replicas != desired || ready < desired;
     condition({"Progressing", progressing ? "True" : "False", progressing ? "Scaling" : "Stable",
                counts});
@@ -686,7 +796,10 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request, const kub
   const auto staggered = pass.stagger_step();
   pass.apply_children(staggered);
   pass.report(staggered);
-  return {staggered.requeue_after};
+  auto requeue_after = staggered.requeue_after;
+  if (pass.auth_secret_polled)
+    requeue_after = std::min(requeue_after.value_or(kDependencyRetry), kDependencyRetry);
+  return {requeue_after};
 }
 
 }  // namespace sreracha

@@ -18,6 +18,7 @@
 #include "kube/interface.h"
 #include "kube/mutex.h"
 #include "runtime/children.h"
+#include "runtime/controller.h"
 #include "runtime/events.h"
 #include "runtime/metrics.h"
 #include "runtime/reconciler.h"
@@ -45,7 +46,16 @@ struct Caches {
   const runtime::Store* ingresses = nullptr;
   const runtime::Store* persistentvolumeclaims = nullptr;
   const runtime::Store* pods = nullptr;
+  // Secrets labelled kWatchedSecretLabel=true: the auth Secrets users ask us
+  // to watch, so a password change rolls the pods. Null: none watched.
+  const runtime::Store* secrets = nullptr;
 };
+
+// Users label the auth Secret with this ("true") so the operator watches it:
+// Secrets are not children (no managed-by label) and a cache of every
+// Secret in the cluster would hold every credential the cluster has.
+inline constexpr const char* kWatchedSecretLabel = "sreracha.io/watch";
+inline constexpr const char* kWatchedSecretSelector = "sreracha.io/watch=true";
 
 // Each child carries the hash of what was applied (runtime/children.h).
 inline constexpr const char* kAppliedHashAnnotation = "sreracha.io/applied-hash";
@@ -88,6 +98,8 @@ class Reconciler : public runtime::Reconciler {
     std::string uid;
     stagger::StartupEstimator startups;
     std::set<std::string> late_pods;  // counted in status.stagger.lateReplacements
+    // The unlabelled auth Secret already warned about (one event, not one a pass).
+    std::string warned_unwatched_secret;
   };
   // Runs `use` on the memory of `key` (fresh for a new uid), under its lock.
   template <typename Fn>
@@ -108,5 +120,9 @@ class Reconciler : public runtime::Reconciler {
 // Maps an app pod to its Sreracha (by the app.kubernetes.io/instance label the
 // pod template carries); pods of other components map to nothing.
 std::vector<runtime::Request> pod_owner_requests(const nlohmann::json& pod);
+
+// Maps a watched Secret to the Srerachas of its namespace whose
+// spec.redis.authSecretRef names it, as cached in `srerachas`.
+runtime::Mapper auth_secret_referrers(const runtime::Store& srerachas);
 
 }  // namespace sreracha

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <openssl/evp.h>
+
 #include "runtime/children.h"
 #include "sreracha/stagger.h"
 
@@ -448,6 +450,24 @@ std::string app_selector_string(const Instance& inst) {
 }
 
 std::string redis_url_for_app(const Instance& inst) { return redis_url(inst); }
+
+std::string auth_checksum(std::string_view secret_uid, std::string_view password_base64) {
+  std::string input(secret_uid);
+  input += '\n';
+  input += password_base64;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(input.data(), input.size(), digest, &size, EVP_sha256(), nullptr) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned int i = 0; i < size; ++i) {
+    out += kHex[digest[i] >> 4];
+    out += kHex[digest[i] & 0xf];
+  }
+  return out;
+}
 
 std::vector<json> render(const Instance& inst, const RenderOptions& options) {
   const SrerachaSpec& spec = inst.spec;

@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -80,6 +81,16 @@ inline constexpr std::int64_t kDefaultAppGid = 65532;
 // long enough for the endpoint controller and kube-proxy to stop sending it
 // new connections (about a second each on a busy node).
 inline constexpr std::chrono::seconds kPreStopSleep{3};
+
+// The pod-template annotation that carries auth_checksum(): a new password
+// changes the template, so the Deployment rolls its pods onto it.
+inline constexpr std::string_view kAuthChecksumAnnotation = "sreracha.io/auth-checksum";
+
+// A SHA-256 of the Secret's UID and the password (as its data holds it,
+// base64), hex: it changes when the password does, and the UID salts it, so the annotation is no
+// precomputed table's lookup key (a weak password is still guessable from it by anyone who can read
+// the pods and the Secret's UID, as with Helm's checksums).
+std::string auth_checksum(std::string_view secret_uid, std::string_view password_base64);
 
 // Names of the children, in one place.
 std::string redis_name(const Instance& inst);       // "<name>-redis"

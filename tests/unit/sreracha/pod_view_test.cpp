@@ -86,6 +86,44 @@ TEST(PodView, TheFirstContainerWhenNoneIsNamedSreracha) {
   EXPECT_EQ(pod_view(pod).restart_count, 9);
 }
 
+TEST(PodProblem, AWaitingReasonThatNeedsSomeoneNamesTheContainerAndTheKubeletsMessage) {
+  json pod = running_pod();
+  EXPECT_FALSE(pod_problem(pod)) << "running, and an empty waiting state";
+  pod["status"]["containerStatuses"][1]["state"] = {
+      {"waiting",
+       {{"reason", "CreateContainerConfigError"},
+        {"message",
+         "container has runAsNonRoot and image has non-numeric user (www), cannot "
+         "verify user is non-root"}}}};
+  const auto problem = pod_problem(pod);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(problem->pod, "web-1");
+  EXPECT_EQ(problem->reason, "CreateContainerConfigError");
+  EXPECT_EQ(problem->message,
+            "container sreracha: container has runAsNonRoot and image has non-numeric user "
+            "(www), cannot verify user is non-root");
+
+  pod["status"]["containerStatuses"][1]["state"]["waiting"] = {{"reason", "ContainerCreating"}};
+  EXPECT_FALSE(pod_problem(pod)) << "passes by itself";
+  pod["status"]["initContainerStatuses"] = {
+      {{"name", "init"}, {"state", {{"waiting", {{"reason", "ImagePullBackOff"}}}}}}};
+  ASSERT_TRUE(pod_problem(pod));
+  EXPECT_EQ(pod_problem(pod)->message, "container init: ImagePullBackOff");
+  pod["metadata"]["deletionTimestamp"] = "2026-01-01T00:02:00Z";
+  EXPECT_FALSE(pod_problem(pod)) << "a pod on its way out";
+}
+
+TEST(PodProblem, AnUnschedulablePodSaysWhyNoNodeFits) {
+  const json pod = json::parse(R"({"metadata": {"name": "web-2"}, "status": {"conditions": [
+    {"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+     "message": "0/3 nodes are available: 3 Insufficient cpu."}]}})");
+  const auto problem = pod_problem(pod);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(problem->reason, "Unschedulable");
+  EXPECT_EQ(problem->message, "0/3 nodes are available: 3 Insufficient cpu.");
+  EXPECT_FALSE(pod_problem(json::parse(R"({"metadata": {"name": "x"}})")));
+}
+
 TEST(MinStartGap, SmallestGapBetweenRunningStarts) {
   const auto t0 = *kube::meta::parse_time("2026-01-01T00:00:00Z");
   std::vector<stagger::PodView> pods(4);

@@ -3,6 +3,8 @@
 // events to their Sreracha.
 #include "sreracha/reconciler.h"
 
+#include <algorithm>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -13,7 +15,9 @@ namespace sreracha {
 namespace {
 
 using nlohmann::json;
+using ::testing::Contains;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using Clock = std::chrono::system_clock;
 using namespace std::chrono_literals;
 
@@ -60,6 +64,7 @@ class Reconcile : public ::testing::Test {
     caches_.ingresses = &stores_[6];
     caches_.pods = &stores_[7];
     caches_.persistentvolumeclaims = &stores_[8];
+    caches_.secrets = &stores_[9];
     restart_reconciler();
   }
 
@@ -75,7 +80,8 @@ class Reconcile : public ::testing::Test {
         {&kube::resources::poddisruptionbudgets, true},
         {&kube::resources::ingresses, true},
         {&kube::resources::pods, true},
-        {&kube::resources::persistentvolumeclaims, true}};
+        {&kube::resources::persistentvolumeclaims, true},
+        {&kube::resources::secrets, false}};
     for (std::size_t i = 0; i < resources.size(); ++i) {
       auto& store = stores_[i];
       for (const auto& object : store.list()) store.erase(runtime::object_key(*object));
@@ -84,6 +90,11 @@ class Reconcile : public ::testing::Test {
             object["metadata"]
                     .value("labels", json::object())
                     .value("app.kubernetes.io/managed-by", "") != "sreracha-operator") {
+          continue;
+        }
+        if (resources[i].first == &kube::resources::secrets &&
+            object["metadata"].value("labels", json::object()).value(kWatchedSecretLabel, "") !=
+                "true") {
           continue;
         }
         store.upsert(std::make_shared<const json>(std::move(object)));
@@ -209,7 +220,7 @@ class Reconcile : public ::testing::Test {
   }
 
   support::FakeClient api_;
-  runtime::Store stores_[9];
+  runtime::Store stores_[10];
   Caches caches_;
   runtime::EventRecorder events_{api_};
   runtime::MetricsRegistry metrics_;
@@ -390,6 +401,157 @@ TEST_F(Reconcile, AMissingSecretOrKeyBlocksUntilItExists) {
   reconcile();
   EXPECT_TRUE(deployment("web").is_object());
   EXPECT_EQ(condition("Degraded")["status"], "False");
+}
+
+// --- the auth Secret ---
+
+json auth_secret(const std::string& password_base64, bool watched) {
+  json meta = {{"name", "auth"}, {"namespace", "apps"}};
+  if (watched) meta["labels"] = {{kWatchedSecretLabel, "true"}};
+  return {{"apiVersion", "v1"},
+          {"kind", "Secret"},
+          {"metadata", meta},
+          {"data", {{"password", password_base64}}}};
+}
+
+std::string auth_annotation(const json& deployment) {
+  return deployment["spec"]["template"]["metadata"]
+      .value("annotations", json::object())
+      .value(std::string(kAuthChecksumAnnotation), "");
+}
+
+json with_auth(json spec) {
+  spec["redis"] = {{"authSecretRef", {{"name", "auth"}, {"key", "password"}}}};
+  return spec;
+}
+
+TEST_F(Reconcile, AWatchedSecretIsReadFromTheCacheAndItsChecksumIsOnBothTemplates) {
+  const json secret = api_.put(kube::resources::secrets, auth_secret("cHc=", true));
+  put_sreracha(with_auth(kSpec));
+  reconcile();
+  for (const auto& request : api_.requests()) {
+    EXPECT_NE(request.resource, "secrets") << request.verb << " of a cached Secret";
+  }
+  const std::string checksum = auth_checksum(secret["metadata"]["uid"].get<std::string>(), "cHc=");
+  EXPECT_EQ(auth_annotation(deployment("web-redis")), checksum);
+  EXPECT_EQ(auth_annotation(deployment("web")), checksum);
+  EXPECT_EQ(checksum.size(), 64u);
+  EXPECT_EQ(checksum.find("cHc="), std::string::npos);
+  EXPECT_THAT(events(), Not(Contains(HasSubstr("AuthSecretNotWatched"))));
+}
+
+TEST_F(Reconcile, ANewPasswordRollsRedisFirstThenTheApp) {
+  api_.put(kube::resources::secrets, auth_secret("b2xk", true));
+  put_sreracha(with_auth(kSpec));
+  reconcile();
+  deployment_ready("web-redis", 1);
+  const std::string old_checksum = auth_annotation(deployment("web"));
+  ASSERT_FALSE(old_checksum.empty());
+
+  api_.patch(kube::resources::secrets, "apps", "auth", {{"data", {{"password", "bmV3"}}}});
+  reconcile();
+  const std::string new_checksum = auth_annotation(deployment("web-redis"));
+  EXPECT_NE(new_checksum, old_checksum);
+  EXPECT_EQ(auth_annotation(deployment("web")), old_checksum)
+      << "the app keeps its password until Redis has the new one";
+
+  // The Deployment controller has seen the new template, the old pod is
+  // gone, the new one not Ready yet: the app still waits.
+  const json generation = deployment("web-redis")["metadata"]["generation"];
+  api_.patch(kube::resources::deployments, "apps", "web-redis",
+             {{"status",
+               {{"observedGeneration", generation},
+                {"replicas", 1},
+                {"updatedReplicas", 1},
+                {"readyReplicas", 0}}}});
+  reconcile();
+  EXPECT_EQ(auth_annotation(deployment("web")), old_checksum);
+
+  api_.patch(kube::resources::deployments, "apps", "web-redis",
+             {{"status", {{"readyReplicas", 1}}}});
+  reconcile();
+  EXPECT_EQ(auth_annotation(deployment("web")), new_checksum);
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{}) << "converged";
+}
+
+TEST_F(Reconcile, OutsideLocalModeTheAppTakesANewPasswordAtOnce) {
+  api_.put(kube::resources::secrets, auth_secret("b2xk", true));
+  json spec = with_auth(kSpec);
+  spec["redis"]["mode"] = "External";
+  spec["redis"]["host"] = "primary.example.cache.amazonaws.com";
+  put_sreracha(spec);
+  reconcile();
+  const std::string old_checksum = auth_annotation(deployment("web"));
+  api_.patch(kube::resources::secrets, "apps", "auth", {{"data", {{"password", "bmV3"}}}});
+  reconcile();
+  EXPECT_NE(auth_annotation(deployment("web")), old_checksum);
+  EXPECT_FALSE(auth_annotation(deployment("web")).empty());
+}
+
+TEST_F(Reconcile, AnUnlabelledSecretIsReadFromTheApiPolledAndWarnedAboutOnce) {
+  api_.put(kube::resources::secrets, auth_secret("cHc=", false));
+  put_sreracha(with_auth(kSpec));
+  const auto result = reconcile();
+  ASSERT_TRUE(result.requeue_after.has_value()) << "nothing would tell of a new password";
+  EXPECT_LE(*result.requeue_after, std::chrono::milliseconds(30000));
+  EXPECT_FALSE(auth_annotation(deployment("web")).empty());
+  reconcile();
+  const auto all = events();
+  EXPECT_EQ(std::count_if(all.begin(), all.end(),
+                          [](const std::string& e) {
+                            return e.starts_with("Warning AuthSecretNotWatched:");
+                          }),
+            1);
+  EXPECT_THAT(all, Contains(HasSubstr("sreracha.io/watch=true")));
+}
+
+TEST_F(Reconcile, APodTheKubeletCannotStartIsNamedInReadyAndOneEvent) {
+  put_sreracha(kSpec);
+  reconcile();
+  deployment_ready("web-redis", 1);
+  put_pod("web-a", kNow - 10s, false);
+  api_.patch(kube::resources::pods, "apps", "web-a",
+             {{"status",
+               {{"containerStatuses",
+                 {{{"name", "sreracha"},
+                   {"restartCount", 0},
+                   {"state",
+                    {{"waiting",
+                      {{"reason", "CreateContainerConfigError"},
+                       {"message",
+                        "container has runAsNonRoot and image has non-numeric "
+                        "user (www), cannot verify user is non-root"}}}}}}}}}}});
+  reconcile();
+  EXPECT_EQ(condition("Ready")["status"], "False");
+  EXPECT_EQ(condition("Ready")["reason"], "CreateContainerConfigError");
+  EXPECT_THAT(condition("Ready")["message"].get<std::string>(),
+              HasSubstr("pod web-a: container sreracha: container has runAsNonRoot"));
+  reconcile();
+  const auto all = events();
+  EXPECT_EQ(std::count_if(all.begin(), all.end(),
+                          [](const std::string& e) {
+                            return e.starts_with("Warning CreateContainerConfigError: pod web-a");
+                          }),
+            1);
+}
+
+TEST(AuthSecretReferrers, MapsASecretToTheSrerachasOfItsNamespaceThatNameIt) {
+  runtime::Store srerachas;
+  auto put = [&](const std::string& ns, const std::string& name, const std::string& secret) {
+    json cr = {{"metadata", {{"namespace", ns}, {"name", name}}}, {"spec", json::object()}};
+    if (!secret.empty()) cr["spec"]["redis"]["authSecretRef"]["name"] = secret;
+    srerachas.upsert(std::make_shared<const json>(cr));
+  };
+  put("apps", "a", "auth");
+  put("apps", "b", "other");
+  put("apps", "c", "");
+  put("elsewhere", "d", "auth");
+  const auto requests =
+      auth_secret_referrers(srerachas)({{"metadata", {{"namespace", "apps"}, {"name", "auth"}}}});
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_EQ(requests[0].ns, "apps");
+  EXPECT_EQ(requests[0].name, "a");
 }
 
 TEST_F(Reconcile, ADeletedOrDeletingSrerachaIsNotTouched) {

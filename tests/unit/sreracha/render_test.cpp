@@ -196,6 +196,35 @@ TEST(Render, GuardsCanBeTurnedOffAndIngressOn) {
                                                 "Deployment/demo", "Service/demo", "Ingress/demo"));
 }
 
+TEST(Render, AuthChecksumFollowsThePasswordAndTheSecretAndDoesNotShowEither) {
+  const std::string checksum = auth_checksum("uid-1", "cHc=");
+  EXPECT_EQ(checksum, auth_checksum("uid-1", "cHc="));
+  EXPECT_EQ(checksum.size(), 64u);
+  EXPECT_EQ(checksum.find_first_not_of("0123456789abcdef"), std::string::npos);
+  EXPECT_NE(checksum, auth_checksum("uid-1", "cHd="));
+  EXPECT_NE(checksum, auth_checksum("uid-2", "cHc=")) << "salted by the Secret's UID";
+  EXPECT_EQ(checksum.find("cHc="), std::string::npos);
+}
+
+TEST(Render, PodAnnotationsFromTheOptionsGoOnTheirTemplateAndChangeItsHash) {
+  const Instance inst = instance({{"redis", {{"authSecretRef", {{"name", "auth"}}}}}});
+  RenderOptions options;
+  options.app_pod_annotations[std::string(kAuthChecksumAnnotation)] = "app-sum";
+  options.redis_pod_annotations[std::string(kAuthChecksumAnnotation)] = "redis-sum";
+  const auto plain = render(inst);
+  const auto annotated = render(inst, options);
+  const json::json_pointer at("/spec/template/metadata/annotations");
+  const std::string checksum(kAuthChecksumAnnotation);
+  const std::string template_hash(stagger::kTemplateHashAnnotation);
+  ASSERT_NE(find(annotated, "Deployment", "demo"), nullptr);
+  ASSERT_NE(find(annotated, "Deployment", "demo-redis"), nullptr);
+  EXPECT_EQ(find(annotated, "Deployment", "demo")->at(at)[checksum], "app-sum");
+  EXPECT_EQ(find(annotated, "Deployment", "demo-redis")->at(at)[checksum], "redis-sum");
+  EXPECT_NE(find(annotated, "Deployment", "demo")->at(at)[template_hash],
+            find(plain, "Deployment", "demo")->at(at)[template_hash])
+      << "a new password is a new template: stagger planning sees a rollout";
+}
+
 TEST(Render, EveryRenderedChildIsAPossibleChild) {
   Instance inst = instance(
       {{"ingress", {{"enabled", true}, {"host", "a.example.com"}, {"tlsSecretName", "tls"}}}});
