@@ -4,6 +4,7 @@
 #include "sreracha/reconciler.h"
 
 #include <algorithm>
+#include <string_view>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -147,6 +148,13 @@ class Reconcile : public ::testing::Test {
                     e.value("message", ""));
     }
     return out;
+  }
+
+  // How many Events sent so far start with `prefix` ("Type Reason: ...").
+  long events_starting_with(std::string_view prefix) {
+    const auto all = events();
+    return std::count_if(all.begin(), all.end(),
+                         [prefix](const std::string& e) { return e.starts_with(prefix); });
   }
 
   json deployment(const std::string& name) const {
@@ -497,13 +505,8 @@ TEST_F(Reconcile, AnUnlabelledSecretIsReadFromTheApiPolledAndWarnedAboutOnce) {
   EXPECT_LE(*result.requeue_after, std::chrono::milliseconds(30000));
   EXPECT_FALSE(auth_annotation(deployment("web")).empty());
   reconcile();
-  const auto all = events();
-  EXPECT_EQ(std::count_if(all.begin(), all.end(),
-                          [](const std::string& e) {
-                            return e.starts_with("Warning AuthSecretNotWatched:");
-                          }),
-            1);
-  EXPECT_THAT(all, Contains(HasSubstr("sreracha.io/watch=true")));
+  EXPECT_EQ(events_starting_with("Warning AuthSecretNotWatched:"), 1);
+  EXPECT_THAT(events(), Contains(HasSubstr("sreracha.io/watch=true")));
 }
 
 TEST_F(Reconcile, APodTheKubeletCannotStartIsNamedInReadyAndOneEvent) {
@@ -528,12 +531,7 @@ TEST_F(Reconcile, APodTheKubeletCannotStartIsNamedInReadyAndOneEvent) {
   EXPECT_THAT(condition("Ready")["message"].get<std::string>(),
               HasSubstr("pod web-a: container sreracha: container has runAsNonRoot"));
   reconcile();
-  const auto all = events();
-  EXPECT_EQ(std::count_if(all.begin(), all.end(),
-                          [](const std::string& e) {
-                            return e.starts_with("Warning CreateContainerConfigError: pod web-a");
-                          }),
-            1);
+  EXPECT_EQ(events_starting_with("Warning CreateContainerConfigError: pod web-a"), 1);
 }
 
 TEST(AuthSecretReferrers, MapsASecretToTheSrerachasOfItsNamespaceThatNameIt) {
@@ -667,11 +665,7 @@ TEST_F(Reconcile, ALifetimeTooShortForItsReplicasIsReportedOnce) {
   EXPECT_THAT(condition("Staggered")["message"].get<std::string>(), HasSubstr("9 s"));
   now_ += 1s;
   reconcile();
-  const auto all = events();
-  EXPECT_EQ(std::count_if(
-                all.begin(), all.end(),
-                [](const std::string& e) { return e.starts_with("Warning LifetimeTooShort:"); }),
-            1);
+  EXPECT_EQ(events_starting_with("Warning LifetimeTooShort:"), 1);
 }
 
 TEST_F(Reconcile, ALateReplacementIsCountedOnce) {
