@@ -5,11 +5,12 @@
 #
 # Build stage: Debian bookworm with the same packages as scripts/setup.sh.
 # Runtime stage: bookworm-slim with exactly the packages that provide the
-# shared libraries the binary links (ldd), nothing else: no shell tools are
-# needed, the operator only talks HTTPS to the API server (CA from the
-# ServiceAccount mount). tests/integration/image_test.sh keeps both lists
-# right: every library `ldd build/bin/sreracha-operator` lists must come from
-# a package installed below, and the build packages must equal setup.sh's.
+# shared libraries the binary links (ldd), and ca-certificates: the CAs the
+# Redis check trusts for TLS to Redis (ElastiCache's certificates are signed
+# by a public CA; the API server's CA comes from the ServiceAccount mount).
+# No shell tools. tests/integration/image_test.sh keeps both lists right:
+# every library `ldd build/bin/sreracha-operator` lists must come from a
+# package installed below, and the build packages must equal setup.sh's.
 ARG DEBIAN_RELEASE=bookworm
 
 FROM debian:${DEBIAN_RELEASE} AS build
@@ -17,7 +18,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake ninja-build pkg-config git curl ca-certificates unzip \
       libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev \
-      libgtest-dev libgmock-dev libcli11-dev libssl-dev \
+      libgtest-dev libgmock-dev libcli11-dev libssl-dev libhiredis-dev \
       clang-format \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -39,10 +40,12 @@ FROM debian:${DEBIAN_RELEASE}-slim
 #   libyaml-cpp.so.0.7 libyaml-cpp0.7 | libstdc++.so.6 libstdc++6
 #   libgcc_s.so.1 libgcc-s1           | libc libm libpthread ld-linux libc6
 #   libbrotli{dec,enc,common}.so.1 libbrotli1 (cpprestsdk) | libz.so.1 zlib1g
+#   libhiredis.so.0.14 libhiredis0.14
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libcpprest2.10 libssl3 libspdlog1.10 libfmt9 libyaml-cpp0.7 \
-      libstdc++6 libgcc-s1 libc6 libbrotli1 zlib1g \
+      libstdc++6 libgcc-s1 libc6 libbrotli1 zlib1g libhiredis0.14 \
+      ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/bin/sreracha-operator /sreracha-operator
 # The "nonroot" UID of distroless images; the manifests and chart set

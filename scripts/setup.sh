@@ -6,16 +6,16 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build pkg-config git curl ca-certificates unzip
   libcpprest-dev libyaml-cpp-dev nlohmann-json3-dev libspdlog-dev
-  libgtest-dev libgmock-dev libcli11-dev libssl-dev
+  libgtest-dev libgmock-dev libcli11-dev libssl-dev libhiredis-dev
   clang-format
 )
 # The local cluster's real node (scripts/real-node.sh) and its Redis image
 # (scripts/images.sh). An array of its own: PACKAGES is what building the
 # operator needs, which the Dockerfile's build stage mirrors (image_test).
 REAL_NODE_PACKAGES=(containerd runc containernetworking-plugins iptables redis-server)
-# The app (app/: Boost.Beast, hiredis) and its tests and benchmark (Redis,
+# The app (app/: Boost.Beast; hiredis is in PACKAGES) and its tests and benchmark (Redis,
 # openssl, wrk). An array of its own too: the operator's image needs none.
-APP_PACKAGES=(libboost-dev libhiredis-dev redis-server redis-tools openssl wrk)
+APP_PACKAGES=(libboost-dev redis-server redis-tools openssl wrk)
 # Clang, for the thread-safety build (make build-tsa, part of make test): a
 # check, not what builds the operator (nor its image), so not in PACKAGES.
 CHECK_PACKAGES=(clang-14)

@@ -120,7 +120,7 @@ HEALTH_PORT="$(free_port)"
 "$BIN" --kubeconfig "$SA_KUBECONFIG" --namespace "$NS" \
   --leader-elect --leader-election-namespace "$SYSTEM_NS" --leader-election-id "$LEASE" \
   --metrics-bind-address "127.0.0.1:$METRICS_PORT" --health-probe-bind-address "127.0.0.1:$HEALTH_PORT" \
-  --log-format json >"$OPERATOR_LOG" 2>&1 &
+  --log-format json --redis-check=false >"$OPERATOR_LOG" 2>&1 &
 OPERATOR_PID=$!
 operator_ready() { curl -fsS -o /dev/null "http://127.0.0.1:$HEALTH_PORT/readyz" 2>/dev/null; }
 wait_until 30 "the operator's /readyz" operator_ready

@@ -1,8 +1,8 @@
 # The Dockerfile, without a Docker engine (none runs here):
 # - every shared library `ldd build/bin/sreracha-operator` lists comes from a
 #   Debian package the runtime stage installs, and every package it installs
-#   provides one of them (the mapping is this machine's `dpkg -S`, so the
-#   machine must be Debian bookworm, like the image);
+#   provides one of them or is one of DATA_PACKAGES (the mapping is this
+#   machine's `dpkg -S`, so the machine must be Debian bookworm, like the image);
 # - the build stage installs the same packages as scripts/setup.sh;
 # - what the build stage COPYs (minus .dockerignore's exclusions) configures
 #   with CMake and has the sreracha-operator target;
@@ -11,6 +11,8 @@ source "$(dirname "$0")/../lib/testlib.sh"
 SRC="${SRERACHA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 BIN="${SRERACHA_BINARY_DIR:-$SRC/build}/bin/sreracha-operator"
 DOCKERFILE="$SRC/Dockerfile"
+# Installed for their files, not a library: the CAs the Redis check trusts.
+DATA_PACKAGES=(ca-certificates)
 [[ -x "$BIN" ]] || fail "no $BIN (build it first)"
 
 # shellcheck disable=SC1091
@@ -61,11 +63,15 @@ while read -r lib path; do
     fail "$lib ($path) comes from $pkg, which the Dockerfile's runtime stage does not install"
   needed[$pkg]+="$lib "
 done < <(ldd "$BIN" | awk '/=>/ {print $1, $3} /^[ \t]*\/[^ ]*ld-linux/ {print $1, $1}' | grep -v 'linux-vdso')
+for pkg in "${DATA_PACKAGES[@]}"; do
+  grep -qx "$pkg" <<<"$runtime_packages" || fail "the runtime stage does not install $pkg"
+  needed[$pkg]="(data)"
+done
 for pkg in $runtime_packages; do
   [[ -n "${needed[$pkg]:-}" ]] || fail "the runtime stage installs $pkg, which provides no library the binary links"
 done
 for pkg in $runtime_packages; do echo "  $pkg: ${needed[$pkg]}"; done
-pass "runtime stage installs exactly the $(wc -w <<<"$runtime_packages") packages of the $(ldd "$BIN" | grep -vc linux-vdso) libraries ldd lists"
+pass "runtime stage installs exactly the packages of the $(ldd "$BIN" | grep -vc linux-vdso) libraries ldd lists, and ${DATA_PACKAGES[*]}"
 
 # --- the build stage has setup.sh's packages ---------------------------------
 setup_packages="$(sed -n '/^PACKAGES=(/,/^)/p' "$SRC/scripts/setup.sh" | sed '1d;$d' | tr ' ' '\n' | grep -v '^$' | sort -u)"

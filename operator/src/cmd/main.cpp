@@ -3,6 +3,7 @@
 //   sreracha-operator [flags]            run the controller
 //   sreracha-operator render -f CR.yaml  print the children it would apply
 #include <CLI/CLI.hpp>
+#include <atomic>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -112,6 +113,12 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}));
 
+  bool redis_check = true;
+  app.add_option("--redis-check", redis_check,
+                 "Connect to Redis in modes External and Endpoints (AUTH, PING, ROLE) for the "
+                 "RedisReady condition; false: RedisReady is Unknown (NotChecked)")
+      ->capture_default_str();
+
   std::string render_file;
   auto* render = app.add_subcommand(
       "render", "Print, without a cluster, every child object the operator would apply");
@@ -152,23 +159,37 @@ int main(int argc, char** argv) {
     caches.pods = &manager.informer(kube::resources::pods, kManagedBySelector);
     caches.secrets = &manager.informer(kube::resources::secrets, sreracha::kWatchedSecretSelector);
 
+    // The checker puts a key back on the queue when its Redis check's result
+    // changes. Declared after the manager, so its thread stops before the
+    // manager's controller (and that queue) goes.
+    std::atomic<runtime::WorkQueue*> queue = nullptr;
+    std::unique_ptr<sreracha::redis_check::RedisChecker> redis_checker;
+    if (redis_check) {
+      redis_checker = std::make_unique<sreracha::redis_check::RedisChecker>(
+          sreracha::redis_check::CheckerOptions{}, [&queue](const std::string& key) {
+            if (auto* q = queue.load()) q->add(key);
+          });
+    }
     sreracha::ReconcilerOptions reconciler_options;
     reconciler_options.field_manager = kOperatorName;
+    reconciler_options.redis_checker = redis_checker.get();
     auto reconciler = std::make_shared<sreracha::Reconciler>(client, caches, manager.events(),
                                                              *metrics, reconciler_options);
-    runtime::ControllerBuilder(manager, "sreracha")
-        .for_kind(sreracha::kSrerachas)
-        .owns(kube::resources::deployments, kManagedBySelector)
-        .owns(kube::resources::services, kManagedBySelector)
-        .owns(kube::resources::endpointslices, kManagedBySelector)
-        .owns(kube::resources::networkpolicies, kManagedBySelector)
-        .owns(kube::resources::poddisruptionbudgets, kManagedBySelector)
-        .owns(kube::resources::ingresses, kManagedBySelector)
-        .owns(kube::resources::persistentvolumeclaims, kManagedBySelector)
-        .watches(kube::resources::pods, kManagedBySelector, sreracha::pod_owner_requests)
-        .watches(kube::resources::secrets, sreracha::kWatchedSecretSelector,
-                 sreracha::auth_secret_referrers(*caches.srerachas))
-        .with_reconciler(reconciler);
+    auto& controller =
+        runtime::ControllerBuilder(manager, "sreracha")
+            .for_kind(sreracha::kSrerachas)
+            .owns(kube::resources::deployments, kManagedBySelector)
+            .owns(kube::resources::services, kManagedBySelector)
+            .owns(kube::resources::endpointslices, kManagedBySelector)
+            .owns(kube::resources::networkpolicies, kManagedBySelector)
+            .owns(kube::resources::poddisruptionbudgets, kManagedBySelector)
+            .owns(kube::resources::ingresses, kManagedBySelector)
+            .owns(kube::resources::persistentvolumeclaims, kManagedBySelector)
+            .watches(kube::resources::pods, kManagedBySelector, sreracha::pod_owner_requests)
+            .watches(kube::resources::secrets, sreracha::kWatchedSecretSelector,
+                     sreracha::auth_secret_referrers(*caches.srerachas))
+            .with_reconciler(reconciler);
+    queue = &controller.queue();
     return manager.run();
   } catch (const kube::Error& e) {
     spdlog::critical("{}", e.what());

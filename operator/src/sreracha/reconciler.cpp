@@ -108,7 +108,8 @@ Reconciler::Reconciler(kube::Interface& client, Caches caches, runtime::EventRec
       caches_(caches),
       events_(events),
       metrics_(metrics),
-      now_(std::move(options.now)) {
+      now_(std::move(options.now)),
+      redis_checker_(options.redis_checker) {
   children_.apply.field_manager = std::move(options.field_manager);
   children_.hash_annotation = kAppliedHashAnnotation;
 }
@@ -139,6 +140,8 @@ struct Reconciler::Pass {
   std::vector<json> children;  // render(inst, ...), once the dependencies are there
   // auth_checksum() of the auth Secret's password; empty without one.
   std::string auth_checksum;
+  // The password as the Secret holds it (base64), for the Redis check.
+  std::string auth_password_base64;
   // The auth Secret was read from the API (it lacks kWatchedSecretLabel):
   // look again after kDependencyRetry, as nothing tells of a change.
   bool auth_secret_polled = false;
@@ -214,8 +217,9 @@ struct Reconciler::Pass {
                                                  " has no key \"" + ref.key +
                                                  "\" (spec.redis.authSecretRef.key)"};
       }
-      auth_checksum = sreracha::auth_checksum(secret->at("metadata").value("uid", ""),
-                                              data[ref.key].get<std::string>());
+      auth_password_base64 = data[ref.key].get<std::string>();
+      auth_checksum =
+          sreracha::auth_checksum(secret->at("metadata").value("uid", ""), auth_password_base64);
     }
     if (spec.ingress.enabled && !spec.ingress.class_name.empty()) {
       try {
@@ -587,19 +591,51 @@ struct Reconciler::Pass {
   runtime::Condition redis_condition() const {
     switch (inst.spec.redis.mode) {
       case RedisMode::Local: {
+        // Checked by the Redis pod's readiness probe (redis-cli PING): the
+        // operator never dials it, so the NetworkPolicy admits the app alone.
+        if (r.redis_checker_) r.redis_checker_->forget(key);
         auto local = observed(ChildRef{"apps/v1", "Deployment", "deployments", redis_name(inst)});
         const bool up = local && int_at(*local, "/status/readyReplicas"_json_pointer) >= 1;
         return {"RedisReady", up ? "True" : "False", up ? "LocalRedisReady" : "LocalRedisNotReady",
                 up ? "the local Redis pod is ready" : "waiting for the local Redis pod"};
       }
       case RedisMode::External:
-        return {"RedisReady", "True", "ExternalName",
-                "Redis at " + inst.spec.redis.host + " (not probed by the operator)"};
       case RedisMode::Endpoints:
-        return {"RedisReady", "True", "Endpoints",
-                std::to_string(inst.spec.redis.addresses.size()) + " Redis address(es)"};
+        return checked_redis_condition();
     }
     throw std::logic_error("unknown Redis mode");
+  }
+
+  // What the Redis check (redis_check.h) last found; the checker wakes this
+  // key when that changes.
+  runtime::Condition checked_redis_condition() const {
+    const auto& redis = inst.spec.redis;
+    redis_check::Target target;
+    target.hosts = redis.mode == RedisMode::External ? std::vector{redis.host} : redis.addresses;
+    target.port = redis.port;
+    target.tls = redis.tls;
+    target.server_name = redis.tls_server_name;
+    std::string where = redis.mode == RedisMode::External
+                            ? "Redis at " + redis.host
+                            : std::to_string(redis.addresses.size()) + " Redis address(es)";
+    if (!r.redis_checker_) {
+      return {"RedisReady", "Unknown", "NotChecked",
+              where + " (not checked: the operator runs with --redis-check=false)"};
+    }
+    if (redis.auth_secret_ref) {
+      auto password = redis_check::decode_base64(auth_password_base64);
+      if (!password) {
+        return {"RedisReady", "False", "AuthSecretInvalid",
+                "Secret " + inst.ns + "/" + redis.auth_secret_ref->name + ", key " +
+                    redis.auth_secret_ref->key + ", is not base64"};
+      }
+      target.password = std::move(*password);
+      target.password_source = "Secret " + inst.ns + "/" + redis.auth_secret_ref->name + " (key " +
+                               redis.auth_secret_ref->key + ")";
+    }
+    auto result = r.redis_checker_->observe(key, target);
+    if (!result) return {"RedisReady", "Unknown", "Checking", "checking " + where};
+    return {"RedisReady", result->ok ? "True" : "False", result->reason, result->message};
   }
 
   // Staggered: whether the plan can keep replicas from ending together. An
@@ -661,10 +697,12 @@ struct Reconciler::Pass {
     const runtime::Condition redis = redis_condition();
     condition(redis);
     const int desired = inst.spec.replicas;
-    const bool all_ready = ready >= desired && redis.status == "True";
+    // Not checked (--redis-check=false) is no reason to say the app is down.
+    const bool redis_ok = redis.status == "True" || redis.reason == "NotChecked";
+    const bool all_ready = ready >= desired && redis_ok;
     const std::string counts =
         std::to_string(ready) + "/" + std::to_string(desired) + " replicas ready";
-    std::string not_ready = counts + (redis.status == "True" ? "" : "; " + redis.message);
+    std::string not_ready = counts + (redis_ok ? "" : "; " + redis.message);
     const auto problem = all_ready ? std::nullopt : pod_problem_of_instance();
     if (problem) not_ready += "; pod " + problem->pod + ": " + problem->message;
     const std::string ready_reason = all_ready ? "Available"
@@ -771,6 +809,7 @@ void Reconciler::forget(const std::string& key) {
     kube::MutexLock lock(written_mu_);
     written_.erase(key);
   }
+  if (redis_checker_) redis_checker_->forget(key);
   kube::MutexLock lock(memory_mu_);
   memory_.erase(key);
 }

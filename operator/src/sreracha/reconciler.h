@@ -23,6 +23,7 @@
 #include "runtime/metrics.h"
 #include "runtime/reconciler.h"
 #include "runtime/store.h"
+#include "sreracha/redis_check.h"
 #include "sreracha/render.h"
 #include "sreracha/spec.h"
 #include "sreracha/stagger.h"
@@ -63,6 +64,9 @@ inline constexpr const char* kAppliedHashAnnotation = "sreracha.io/applied-hash"
 struct ReconcilerOptions {
   std::string field_manager;  // server-side apply's manager of the children (from cmd/)
   std::function<std::chrono::system_clock::time_point()> now = std::chrono::system_clock::now;
+  // Checks Redis in modes External and Endpoints for RedisReady; null: not
+  // checked (RedisReady Unknown, NotChecked). Outlives the Reconciler.
+  redis_check::RedisChecker* redis_checker = nullptr;
 };
 
 class Reconciler : public runtime::Reconciler {
@@ -110,6 +114,7 @@ class Reconciler : public runtime::Reconciler {
   runtime::EventRecorder& events_;
   runtime::MetricsRegistry& metrics_;
   std::function<Clock::time_point()> now_;
+  redis_check::RedisChecker* redis_checker_;
   runtime::ChildrenOptions children_;
   kube::Mutex written_mu_;
   std::map<std::string, WrittenStatus> written_ GUARDED_BY(written_mu_);

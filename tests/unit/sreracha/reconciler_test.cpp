@@ -4,7 +4,9 @@
 #include "sreracha/reconciler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <string_view>
+#include <thread>
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -209,10 +211,11 @@ class Reconcile : public ::testing::Test {
   }
 
   // A new Reconciler: nothing remembered from earlier passes.
-  void restart_reconciler() {
+  void restart_reconciler(redis_check::RedisChecker* redis_checker = nullptr) {
     ReconcilerOptions options;
     options.field_manager = "test-operator";
     options.now = [this] { return now_; };
+    options.redis_checker = redis_checker;
     reconciler_ = std::make_unique<Reconciler>(api_, caches_, events_, metrics_, options);
   }
 
@@ -495,6 +498,57 @@ TEST_F(Reconcile, OutsideLocalModeTheAppTakesANewPasswordAtOnce) {
   reconcile();
   EXPECT_NE(auth_annotation(deployment("web")), old_checksum);
   EXPECT_FALSE(auth_annotation(deployment("web")).empty());
+}
+
+TEST_F(Reconcile, AnUncheckedExternalRedisLeavesReadyToTheReplicas) {
+  json spec = kSpec;
+  spec["redis"] = {{"mode", "External"}, {"host", "primary.example.cache.amazonaws.com"}};
+  put_sreracha(spec);
+  reconcile();
+  deployment_ready("web", 2);
+  reconcile();
+  EXPECT_EQ(condition("RedisReady")["status"], "Unknown");
+  EXPECT_EQ(condition("RedisReady")["reason"], "NotChecked");
+  EXPECT_THAT(condition("RedisReady")["message"].get<std::string>(),
+              HasSubstr("--redis-check=false"));
+  EXPECT_EQ(condition("Ready")["status"], "True");
+}
+
+// The check's result comes from the checker's thread: Checking until then,
+// the key woken when it lands, and the failure in RedisReady and Ready.
+// (Nothing listens on the port: connect() is refused at once, no server.)
+TEST_F(Reconcile, TheRedisCheckDecidesRedisReadyAndWakesTheKey) {
+  std::atomic<int> wakes = 0;
+  redis_check::CheckerOptions checker_options;
+  checker_options.min_backoff = 1h;  // one check is enough here
+  redis_check::RedisChecker checker(checker_options, [&](const std::string& key) {
+    EXPECT_EQ(key, "apps/web");
+    ++wakes;
+  });
+  restart_reconciler(&checker);
+  api_.put(kube::resources::secrets, auth_secret("cHc=", true));
+  json spec = with_auth(kSpec);
+  spec["redis"]["mode"] = "Endpoints";
+  spec["redis"]["addresses"] = {"127.0.0.1"};
+  spec["redis"]["port"] = 1;  // privileged, and nobody's
+  put_sreracha(spec);
+  reconcile();
+  EXPECT_EQ(condition("RedisReady")["reason"], "Checking");
+  EXPECT_EQ(condition("Ready")["status"], "False");
+
+  for (int i = 0; i < 500 && wakes == 0; ++i) std::this_thread::sleep_for(10ms);
+  ASSERT_EQ(wakes, 1);
+  deployment_ready("web", 2);
+  reconcile();
+  EXPECT_EQ(condition("RedisReady")["status"], "False");
+  EXPECT_EQ(condition("RedisReady")["reason"], "Unreachable");
+  EXPECT_THAT(condition("RedisReady")["message"].get<std::string>(),
+              HasSubstr("cannot connect to 127.0.0.1:1"));
+  EXPECT_EQ(condition("Ready")["status"], "False");
+  EXPECT_THAT(condition("Ready")["message"].get<std::string>(), HasSubstr("127.0.0.1:1"));
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{}) << "the same result writes nothing";
+  restart_reconciler();  // before the checker it points at goes
 }
 
 TEST_F(Reconcile, AnUnlabelledSecretIsReadFromTheApiPolledAndWarnedAboutOnce) {
