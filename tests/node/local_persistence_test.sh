@@ -3,7 +3,9 @@
 # makes on a directory of this machine: the local cluster has no
 # provisioner), Redis writes its append-only file there, and when the Redis
 # pod is deleted its replacement starts from that file: the app's counter
-# goes on from where it was instead of starting again.
+# goes on from where it was instead of starting again. The same holds when
+# a new password in the auth Secret restarts Redis (rotation rolls Redis
+# first, then the app).
 source "$(dirname "$0")/../lib/testlib.sh"
 source "$(dirname "$0")/../lib/node.sh"
 source "$(dirname "$0")/../lib/operator.sh"
@@ -37,6 +39,8 @@ spec:
     required:
       nodeSelectorTerms: [{matchExpressions: [{key: kubernetes.io/hostname, operator: In, values: [$REAL_NODE]}]}]
 EOF
+kubectl create secret generic auth -n "$NS" --from-literal=password='one p@ss:/?#%' >/dev/null
+kubectl label secret auth -n "$NS" sreracha.io/watch=true >/dev/null
 kubectl apply -n "$NS" -f - >/dev/null <<EOF
 apiVersion: sreracha.io/v1alpha1
 kind: Sreracha
@@ -52,6 +56,7 @@ spec:
     local:
       image: $(image redis)
       persistence: {size: 1Gi, storageClassName: sreracha-test-manual}
+    authSecretRef: {name: auth}
 EOF
 ready() { [[ "$(condition web Ready)" == True ]]; }
 wait_until 180 "Ready=True with a persistent Redis" ready
@@ -59,6 +64,8 @@ phase="$(kubectl get pvc web-redis-data -n "$NS" -o jsonpath='{.status.phase}')"
 [[ "$phase" == Bound ]] || fail "the claim web-redis-data is $phase, not Bound"
 pass "the operator's claim web-redis-data is Bound to $PV; the instance is Ready"
 
+# redis-cli in the Redis pod authenticates with the REDISCLI_AUTH the
+# operator gives it: the password the pod started with.
 redis_pod() { kubectl get pods -n "$NS" -l app.kubernetes.io/component=redis --field-selector=status.phase=Running -o jsonpath='{.items[0].metadata.name}' 2>/dev/null; }
 counter() { kubectl exec -n "$NS" "$(redis_pod)" -- redis-cli get sreracha:fizzbuzz 2>/dev/null; }
 advanced_to() { local c; c="$(counter)"; [[ "$c" =~ ^[0-9]+$ ]] && ((c >= $1)); }
@@ -84,3 +91,17 @@ after="$(counter)"
   fail "the new Redis starts from '$after', not from $before: the data did not survive"
 wait_until 60 "the counter advances past $after" advanced_to $((after + 1))
 pass "after the Redis pod was replaced the counter goes on from $after (was $before), and advances"
+
+# A new password: the Redis Deployment rolls (its pod reads the password at
+# start), then the app's. The counter survives that restart too, and the
+# app, on the new password, keeps writing.
+before="$(counter)"
+old_pod="$(redis_pod)"
+kubectl patch secret auth -n "$NS" --type merge \
+  -p "{\"data\":{\"password\":\"$(printf %s 'two p@ss:/?#%' | base64 -w0)\"}}" >/dev/null
+wait_until 120 "a Redis pod with the new password answers" new_redis_answers
+after="$(counter)"
+[[ "$after" =~ ^[0-9]+$ ]] && ((after >= before)) ||
+  fail "after the rotation Redis starts from '$after', not from $before: the data did not survive"
+wait_until 120 "the counter advances past $after on the new password" advanced_to $((after + 1))
+pass "after a password rotation restarted Redis the counter goes on from $after (was $before), and advances"
