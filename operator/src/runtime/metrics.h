@@ -136,6 +136,16 @@ class Family : public MetricFamily {
     return *slot;
   }
 
+  // Drops the series for these label values (client_golang's
+  // DeleteLabelValues), e.g. when the object they describe is gone; a
+  // reference to it from labels() must not be used afterwards. Returns
+  // whether there was one.
+  bool remove(const std::vector<std::string>& values) {
+    check_label_count(values);
+    kube::MutexLock lock(mu_);
+    return series_.erase(values) > 0;
+  }
+
  private:
   void expose_series(std::string& out) const override {
     kube::MutexLock lock(mu_);

@@ -108,6 +108,19 @@ Reconciler::Reconciler(kube::Interface& client, Caches caches, runtime::EventRec
       caches_(caches),
       events_(events),
       metrics_(metrics),
+      instance_metrics_{
+          metrics.gauge("sreracha_ready_replicas", "Ready replicas of the app Deployment.",
+                        {"namespace", "name"}),
+          metrics.gauge("sreracha_observed_startup_seconds",
+                        "New app pods' creation to Ready: p90 of the last 20, or the slowest of "
+                        "the last 3 when higher.",
+                        {"namespace", "name"}),
+          metrics.gauge("sreracha_min_start_gap_seconds",
+                        "Smallest gap between the container starts of running app pods.",
+                        {"namespace", "name"}),
+          metrics.counter("sreracha_late_replacements_total",
+                          "Replacements not Ready when the pod they replace reached its deadline.",
+                          {"namespace", "name"})},
       now_(std::move(options.now)),
       redis_checker_(options.redis_checker) {
   children_.apply.field_manager = std::move(options.field_manager);
@@ -517,12 +530,7 @@ struct Reconciler::Pass {
       }
     });
     for (const auto& name : fresh) {
-      r.metrics_
-          .counter("sreracha_late_replacements_total",
-                   "Replacements not Ready when the pod they replace reached its deadline.",
-                   {"namespace", "name"})
-          .labels({inst.ns, inst.name})
-          .inc();
+      r.instance_metrics_.late_replacements.labels({inst.ns, inst.name}).inc();
       event("Warning", "LateReplacement",
             "pod " + name +
                 " reached the end of its budget (lifetime - margin) before its "
@@ -752,27 +760,14 @@ struct Reconciler::Pass {
     write_status();
 
     const std::vector<std::string> instance_labels = {inst.ns, inst.name};
-    r.metrics_
-        .gauge("sreracha_ready_replicas", "Ready replicas of the app Deployment.",
-               {"namespace", "name"})
-        .labels(instance_labels)
-        .set(ready);
+    auto& metrics = r.instance_metrics_;
+    metrics.ready_replicas.labels(instance_labels).set(ready);
     if (staggered.observed_startup) {
-      r.metrics_
-          .gauge("sreracha_observed_startup_seconds",
-                 "New app pods' creation to Ready: p90 of the last 20, or the slowest of the "
-                 "last 3 when higher.",
-                 {"namespace", "name"})
-          .labels(instance_labels)
+      metrics.observed_startup_seconds.labels(instance_labels)
           .set(static_cast<double>(staggered.observed_startup->count()));
     }
     if (auto gap = min_start_gap_seconds(staggered.pods)) {
-      r.metrics_
-          .gauge("sreracha_min_start_gap_seconds",
-                 "Smallest gap between the container starts of running app pods.",
-                 {"namespace", "name"})
-          .labels(instance_labels)
-          .set(*gap);
+      metrics.min_start_gap_seconds.labels(instance_labels).set(*gap);
     }
   }
 
@@ -805,6 +800,12 @@ void Reconciler::remember_status(const std::string& key, const std::string& uid,
 }
 
 void Reconciler::forget(const std::string& key) {
+  const auto slash = key.find('/');
+  const std::vector<std::string> labels = {key.substr(0, slash), key.substr(slash + 1)};
+  instance_metrics_.ready_replicas.remove(labels);
+  instance_metrics_.observed_startup_seconds.remove(labels);
+  instance_metrics_.min_start_gap_seconds.remove(labels);
+  instance_metrics_.late_replacements.remove(labels);
   {
     kube::MutexLock lock(written_mu_);
     written_.erase(key);

@@ -109,10 +109,20 @@ class Reconciler : public runtime::Reconciler {
   template <typename Fn>
   void with_stagger_memory(const std::string& key, const std::string& uid, Fn&& use);
 
+  // The series labelled {namespace, name} of one Sreracha, dropped by
+  // forget() when it is deleted.
+  struct InstanceMetrics {
+    runtime::Family<runtime::Gauge>& ready_replicas;
+    runtime::Family<runtime::Gauge>& observed_startup_seconds;
+    runtime::Family<runtime::Gauge>& min_start_gap_seconds;
+    runtime::Family<runtime::Counter>& late_replacements;
+  };
+
   kube::Interface& client_;
   Caches caches_;
   runtime::EventRecorder& events_;
   runtime::MetricsRegistry& metrics_;
+  InstanceMetrics instance_metrics_;
   std::function<Clock::time_point()> now_;
   redis_check::RedisChecker* redis_checker_;
   runtime::ChildrenOptions children_;

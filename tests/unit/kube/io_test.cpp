@@ -143,10 +143,13 @@ TEST_F(CallerDrivenIo, AHandlerThatBlocksOnOtherHandlersIsRescued) {
   });
   // As in ALoneCallerRunsItsOwnWorkOnItsOwnThread: a late heartbeat on a busy
   // machine starts another rescuer, which is not the behaviour under test.
-  if (on_caller < 40 && kube::io::rescues() != rescues_after) {
+  if (on_caller < 30 && kube::io::rescues() != rescues_after) {
     GTEST_SKIP() << "a heartbeat was late (the machine is busy) and a rescuer ran handlers";
   }
-  EXPECT_GE(on_caller, 40);
+  // A rescue that never ended would leave ~0 here. The first few waits may
+  // still meet the ending rescuer (38 of 50 seen under ASan on a busy
+  // machine), so the bound is most of them, not nearly all.
+  EXPECT_GE(on_caller, 30);
 }
 
 TEST_F(CallerDrivenIo, SeveralBlockingHandlersAtOnceAllFinish) {

@@ -35,6 +35,20 @@ TEST(MetricsRegistry, ExposesCountersAndGaugesInTextFormat004) {
             "sreracha_pod_recycles_total{reason=\"lifetime\"} 3\n");
 }
 
+TEST(MetricsRegistry, RemovedSeriesAreNoLongerExposed) {
+  MetricsRegistry registry;
+  auto& ready = registry.gauge("ready", "Ready.", {"namespace", "name"});
+  ready.labels({"a", "web"}).set(2);
+  ready.labels({"a", "shop"}).set(1);
+  EXPECT_TRUE(ready.remove({"a", "web"}));
+  EXPECT_FALSE(ready.remove({"a", "web"})) << "already gone";
+  EXPECT_EQ(registry.expose(),
+            "# HELP ready Ready.\n"
+            "# TYPE ready gauge\n"
+            "ready{namespace=\"a\",name=\"shop\"} 1\n");
+  EXPECT_EQ(ready.labels({"a", "web"}).value(), 0) << "a new series starts afresh";
+}
+
 TEST(MetricsRegistry, ExposesHistogramsWithCumulativeBuckets) {
   MetricsRegistry registry;
   auto& latency = registry.histogram("op_seconds", "Op latency.", {"op"}, {0.1, 1});

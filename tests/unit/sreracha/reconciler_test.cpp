@@ -684,6 +684,19 @@ TEST_F(Reconcile, ABudgetThatRefusesTheEvictionKeepsThePodAndTriesAgainSoon) {
   EXPECT_EQ(deployment("web")["spec"]["replicas"], 2);
 }
 
+TEST_F(Reconcile, ADeletedSrerachasMetricSeriesGoWithIt) {
+  two_ready_replicas_with_lifetime(60);
+  put_pod("web-a", kNow - 30s);
+  put_pod("web-b", kNow - 1s);
+  reconcile();
+  ASSERT_THAT(metrics_.expose(),
+              HasSubstr("sreracha_ready_replicas{namespace=\"apps\",name=\"web\"}"));
+  ASSERT_THAT(metrics_.expose(), HasSubstr("sreracha_observed_startup_seconds{namespace=\"apps\""));
+  api_.remove(kSrerachas, "apps", "web");
+  reconcile();
+  EXPECT_THAT(metrics_.expose(), Not(HasSubstr("name=\"web\"")));
+}
+
 TEST_F(Reconcile, StartUpTimesAreLearnedAndLeadTheReplacements) {
   two_ready_replicas_with_lifetime(60);
   put_pod("web-a", kNow - 30s);
