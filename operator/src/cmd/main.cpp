@@ -43,7 +43,14 @@ int render_command(const std::string& file) {
   text << in.rdbuf();
   int status = 0;
   std::vector<nlohmann::json> out;
-  for (const auto& document : sreracha::load_yaml_documents(text.str())) {
+  std::vector<nlohmann::json> documents;
+  try {
+    documents = sreracha::load_yaml_documents(text.str());
+  } catch (const std::exception& e) {
+    std::cerr << "render: " << file << ": " << e.what() << "\n";
+    return 1;
+  }
+  for (const auto& document : documents) {
     if (document.value("kind", "") != "Sreracha") continue;  // e.g. a Secret shipped alongside
     try {
       auto children = sreracha::render(sreracha::parse_instance(document));
@@ -126,7 +133,13 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::ExistingFile);
 
-  CLI11_PARSE(app, argc, argv);
+  // Usage errors exit 2, as getopt-style tools do (CLI11's own codes are
+  // 100 and up); --help and --version exit 0.
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
   if (render->parsed()) return render_command(render_file);
 
   runtime::configure_logging(log_format, log_level);
@@ -191,8 +204,13 @@ int main(int argc, char** argv) {
             .with_reconciler(reconciler);
     queue = &controller.queue();
     return manager.run();
-  } catch (const kube::Error& e) {
+  } catch (const std::exception& e) {
+    // A bad kubeconfig, an address that does not bind, ...: one line, exit
+    // 1, not std::terminate and a core dump.
     spdlog::critical("{}", e.what());
+    return 1;
+  } catch (...) {
+    spdlog::critical("stopped by an exception of unknown type");
     return 1;
   }
 }

@@ -47,6 +47,24 @@ std::string applied_hash(const json& object) {
   return out;
 }
 
+ChildError::ChildError(ChildKey key, std::string verb, const kube::ApiError& cause)
+    : kube::ApiError(cause.code(), cause.reason(), cause.message(),
+                     verb + " " + key.kind + " " + key.name + ": " + cause.what()),
+      key_(std::move(key)),
+      verb_(std::move(verb)) {}
+
+bool ChildError::permanent() const noexcept {
+  return code() == 400 || code() == 403 || code() == 422;
+}
+
+namespace {
+
+bool immutable_field(const kube::ApiError& e) {
+  return e.is_invalid() && e.message().find("field is immutable") != std::string::npos;
+}
+
+}  // namespace
+
 std::vector<ChildChange> apply_and_prune(kube::Interface& client, const std::string& ns,
                                          std::vector<std::pair<ChildKey, json>> desired,
                                          const std::vector<ChildKey>& may_own,
@@ -59,7 +77,22 @@ std::vector<ChildChange> apply_and_prune(kube::Interface& client, const std::str
     wanted.insert(key);
     const auto current = observed(key);
     if (current && contains(*current, object)) continue;
-    client.apply(key.resource, ns, key.name, object, options.apply, {}, ctx);
+    try {
+      try {
+        client.apply(key.resource, ns, key.name, object, options.apply, {}, ctx);
+      } catch (const kube::ApiError& e) {
+        if (!current || !immutable_field(e)) throw;
+        kube::DeleteOptions remove;
+        remove.precondition_uid = current->at("metadata").value("uid", "");
+        client.remove(key.resource, ns, key.name, remove, ctx);
+        changes.push_back({ChildChange::Action::Deleted, key});
+        client.apply(key.resource, ns, key.name, object, options.apply, {}, ctx);
+        changes.push_back({ChildChange::Action::Created, key});
+        continue;
+      }
+    } catch (const kube::ApiError& e) {
+      throw ChildError(key, "apply", e);
+    }
     changes.push_back({current ? ChildChange::Action::Updated : ChildChange::Action::Created, key});
   }
   for (const auto& key : may_own) {
@@ -68,7 +101,12 @@ std::vector<ChildChange> apply_and_prune(kube::Interface& client, const std::str
     if (!current) continue;
     kube::DeleteOptions remove;
     remove.precondition_uid = current->at("metadata").value("uid", "");
-    client.remove(key.resource, ns, key.name, remove, ctx);
+    try {
+      client.remove(key.resource, ns, key.name, remove, ctx);
+    } catch (const kube::ApiError& e) {
+      if (e.is_not_found()) continue;  // gone already
+      throw ChildError(key, "delete", e);
+    }
     changes.push_back({ChildChange::Action::Deleted, key});
   }
   return changes;

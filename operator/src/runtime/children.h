@@ -17,6 +17,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "kube/errors.h"
 #include "kube/interface.h"
 #include "runtime/store.h"
 
@@ -51,6 +52,24 @@ struct ChildChange {
   ChildKey key;
 };
 
+// The API server refused a request about one child: which child, which verb
+// ("apply" or "delete"), and the server's answer.
+class ChildError : public kube::ApiError {
+ public:
+  ChildError(ChildKey key, std::string verb, const kube::ApiError& cause);
+  const ChildKey& key() const noexcept { return key_; }
+  const std::string& verb() const noexcept { return verb_; }
+  // Retrying the same request cannot help until the request changes (the
+  // owner's spec) or the rights do: 400 Bad Request, 403 Forbidden, 422
+  // Invalid (controller-runtime's TerminalError). Conflicts, throttling,
+  // server errors and timeouts are worth a retry.
+  bool permanent() const noexcept;
+
+ private:
+  ChildKey key_;
+  std::string verb_;
+};
+
 struct ChildrenOptions {
   kube::ApplyOptions apply;     // the field manager
   std::string hash_annotation;  // e.g. "example.com/applied-hash"
@@ -64,7 +83,10 @@ using ObservedChild = std::function<Store::Object(const ChildKey& key)>;
 // in namespace `ns`) whose cached copy differs, and deletes each of
 // `may_own` that is cached but no longer desired (with the cached uid as
 // precondition, so a new object of that name is never deleted by mistake).
-// Throws what the client throws; changes made before the throw are done.
+// A child the server refuses to update because a field is immutable (an
+// EndpointSlice's addressType) is deleted and created anew. An API error is
+// thrown as a ChildError naming the child; other errors as the client
+// throws them. Changes made before the throw are done.
 std::vector<ChildChange> apply_and_prune(kube::Interface& client, const std::string& ns,
                                          std::vector<std::pair<ChildKey, nlohmann::json>> desired,
                                          const std::vector<ChildKey>& may_own,

@@ -577,6 +577,7 @@ struct Reconciler::Pass {
     }
     if (!blocker) return false;
     condition({"Degraded", "True", blocker->first, blocker->second});
+    condition({"Ready", "False", blocker->first, blocker->second});
     write_status();
     event("Warning", blocker->first, blocker->second);
     return true;
@@ -594,6 +595,18 @@ struct Reconciler::Pass {
       }
     }
     sync_children(std::move(children));
+  }
+
+  // The API server refused a child for good (a 400, 403 or 422): say which
+  // and why; nothing is retried until the spec (or a child) changes.
+  void apply_failed(const runtime::ChildError& e) {
+    const std::string message = e.verb() + " " + e.key().kind + " " + e.key().name +
+                                " refused by the API server (" + std::to_string(e.code()) + " " +
+                                e.reason() + "): " + e.message();
+    condition({"Degraded", "True", "ApplyFailed", message});
+    condition({"Ready", "False", "ApplyFailed", message});
+    write_status();
+    event("Warning", "ApplyFailed", message);
   }
 
   runtime::Condition redis_condition() const {
@@ -834,7 +847,14 @@ runtime::Result Reconciler::reconcile(const runtime::Request& request, const kub
   if (!pass.parse()) return {};  // the next spec change triggers the next reconcile
   if (pass.blocked()) return {kDependencyRetry};
   const auto staggered = pass.stagger_step();
-  pass.apply_children(staggered);
+  try {
+    pass.apply_children(staggered);
+  } catch (const runtime::ChildError& e) {
+    if (!e.permanent()) throw;  // retried with back-off
+    spdlog::warn("{}: {}", key, e.what());
+    pass.apply_failed(e);
+    return {};
+  }
   pass.report(staggered);
   auto requeue_after = staggered.requeue_after;
   if (pass.auth_secret_polled)

@@ -127,5 +127,45 @@ TEST_F(ApplyAndPrune, DeletesOnlyTheObjectItSawInTheCache) {
   EXPECT_TRUE(api_.object(kube::resources::configmaps, "ns", "extra").has_value());
 }
 
+TEST_F(ApplyAndPrune, AChildWithAnImmutableFieldChangedIsMadeAnew) {
+  pass({{kConfig, config_map("config", {{"a", "1"}})}});
+  const std::string uid =
+      api_.object(kube::resources::configmaps, "ns", "config")->at("metadata").value("uid", "");
+  api_.fail_next("apply", "configmaps",
+                 kube::ApiError(422, "Invalid",
+                                "ConfigMap \"config\" is invalid: data: Invalid value: field is "
+                                "immutable",
+                                "apply configmaps ns/config"));
+  const auto changes = pass({{kConfig, config_map("config", {{"a", "2"}})}});
+  ASSERT_EQ(changes.size(), 2u);
+  EXPECT_EQ(changes[0].action, ChildChange::Action::Deleted);
+  EXPECT_EQ(changes[1].action, ChildChange::Action::Created);
+  const json config = *api_.object(kube::resources::configmaps, "ns", "config");
+  EXPECT_EQ(config["data"]["a"], "2");
+  EXPECT_NE(config["metadata"].value("uid", ""), uid);
+}
+
+TEST_F(ApplyAndPrune, ARefusedChildIsNamedInTheError) {
+  api_.fail_next("apply", "configmaps",
+                 kube::ApiError(422, "Invalid", "data[a]: Invalid value", "apply configmaps"));
+  try {
+    pass({{kConfig, config_map("config", {{"a", "1"}})}});
+    FAIL() << "no ChildError";
+  } catch (const ChildError& e) {
+    EXPECT_EQ(e.key(), kConfig);
+    EXPECT_EQ(e.verb(), "apply");
+    EXPECT_EQ(e.message(), "data[a]: Invalid value");
+    EXPECT_TRUE(e.permanent());
+  }
+  api_.fail_next("apply", "configmaps",
+                 kube::ApiError(409, "Conflict", "try again", "apply configmaps"));
+  try {
+    pass({{kConfig, config_map("config", {{"a", "1"}})}});
+    FAIL() << "no ChildError";
+  } catch (const ChildError& e) {
+    EXPECT_FALSE(e.permanent()) << "a conflict is retried";
+  }
+}
+
 }  // namespace
 }  // namespace runtime

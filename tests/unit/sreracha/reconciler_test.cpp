@@ -823,5 +823,45 @@ TEST_F(Reconcile, AFailedApplyIsThrownForTheRetryAndLeavesStatusAlone) {
   EXPECT_TRUE(deployment("web").is_object());
 }
 
+// A child the API refuses for good (here: requests above limits, which the
+// CRD cannot see) is named in Degraded and Ready and an event; the key is not
+// retried with back-off, and the next spec change tries again.
+TEST_F(Reconcile, AChildTheApiRefusesIsNamedInDegradedAndReadyAndNotRetried) {
+  put_sreracha(kSpec);
+  api_.fail_next("apply", "deployments",
+                 kube::ApiError(422, "Invalid",
+                                "Deployment.apps \"web-redis\" is invalid: spec.template.spec."
+                                "containers[0].resources.requests: Invalid value: \"2\": must be "
+                                "less than or equal to cpu limit of 1",
+                                "apply deployments apps/web-redis"));
+  const auto result = reconcile();
+  EXPECT_FALSE(result.requeue_after.has_value()) << "terminal until something changes";
+  EXPECT_EQ(condition("Degraded")["status"], "True");
+  EXPECT_EQ(condition("Degraded")["reason"], "ApplyFailed");
+  const std::string message = condition("Degraded")["message"];
+  EXPECT_THAT(message,
+              HasSubstr("apply Deployment web-redis refused by the API server (422 Invalid)"));
+  EXPECT_THAT(message, HasSubstr("must be less than or equal to cpu limit"));
+  EXPECT_EQ(condition("Ready")["status"], "False");
+  EXPECT_EQ(condition("Ready")["reason"], "ApplyFailed");
+  EXPECT_EQ(events_starting_with("Warning ApplyFailed:"), 1);
+
+  json spec = kSpec;
+  spec["replicas"] = 1;
+  put_sreracha(spec);
+  reconcile();
+  EXPECT_TRUE(deployment("web").is_object());
+  EXPECT_EQ(condition("Degraded")["status"], "False");
+  EXPECT_EQ(condition("Ready")["reason"], "NotReady");
+}
+
+TEST_F(Reconcile, ABlockedSrerachaHasReadyFalseWithTheReason) {
+  put_sreracha(with_auth(kSpec));  // its Secret does not exist
+  reconcile();
+  EXPECT_EQ(condition("Degraded")["reason"], "SecretMissing");
+  EXPECT_EQ(condition("Ready")["status"], "False");
+  EXPECT_EQ(condition("Ready")["reason"], "SecretMissing");
+}
+
 }  // namespace
 }  // namespace sreracha
