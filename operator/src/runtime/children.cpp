@@ -1,12 +1,82 @@
 #include "runtime/children.h"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <set>
+#include <string>
+#include <string_view>
 
 namespace runtime {
 
 using nlohmann::json;
+
+namespace {
+
+// The value of a Kubernetes resource quantity ("500m", "1Gi", "1e3", 0.5),
+// or nothing when `text` is not one.
+std::optional<long double> parse_quantity(std::string_view text) {
+  std::size_t i = 0;
+  if (i < text.size() && (text[i] == '+' || text[i] == '-')) ++i;
+  const std::size_t digits_start = i;
+  while (i < text.size() && ((text[i] >= '0' && text[i] <= '9') || text[i] == '.')) ++i;
+  if (i == digits_start) return std::nullopt;
+  long double number = 0;
+  try {
+    number = std::stold(std::string(text.substr(0, i)));
+  } catch (const std::exception&) {
+    return std::nullopt;
+  }
+  const std::string_view suffix = text.substr(i);
+  static const std::pair<std::string_view, long double> kSuffixes[] = {
+      {"", 1},
+      {"n", 1e-9L},
+      {"u", 1e-6L},
+      {"m", 1e-3L},
+      {"k", 1e3L},
+      {"M", 1e6L},
+      {"G", 1e9L},
+      {"T", 1e12L},
+      {"P", 1e15L},
+      {"E", 1e18L},
+      {"Ki", 1024.0L},
+      {"Mi", 1048576.0L},
+      {"Gi", 1073741824.0L},
+      {"Ti", 1099511627776.0L},
+      {"Pi", 1125899906842624.0L},
+      {"Ei", 1152921504606846976.0L}};
+  for (const auto& [name, factor] : kSuffixes) {
+    if (suffix == name) return number * factor;
+  }
+  if (suffix.size() > 1 && (suffix[0] == 'e' || suffix[0] == 'E')) {
+    std::size_t j = 1;
+    if (suffix[j] == '+' || suffix[j] == '-') ++j;
+    if (j == suffix.size()) return std::nullopt;
+    for (std::size_t k = j; k < suffix.size(); ++k) {
+      if (suffix[k] < '0' || suffix[k] > '9') return std::nullopt;
+    }
+    return number * std::pow(10.0L, std::stold(std::string(suffix.substr(1))));
+  }
+  return std::nullopt;
+}
+
+std::optional<long double> quantity_value(const json& value) {
+  if (value.is_number()) return value.get<long double>();
+  if (value.is_string()) return parse_quantity(value.get_ref<const std::string&>());
+  return std::nullopt;
+}
+
+// A value the API server omits when it is set to it (Go's omitempty).
+bool zero_value(const json& value) {
+  if (value.is_object() || value.is_array()) return value.empty();
+  if (value.is_string()) return value.get_ref<const std::string&>().empty();
+  if (value.is_boolean()) return !value.get<bool>();
+  return value.is_number() && value == 0;
+}
+
+}  // namespace
 
 bool contains(const json& observed, const json& desired) {
   if (desired.is_object()) {
@@ -14,8 +84,9 @@ bool contains(const json& observed, const json& desired) {
     for (auto it = desired.begin(); it != desired.end(); ++it) {
       auto found = observed.find(it.key());
       if (found == observed.end()) {
-        // An empty map or list we set may be omitted by the server.
-        if ((it->is_object() || it->is_array()) && it->empty()) continue;
+        // An empty value we set (a map, a list, "", false, 0) may be omitted
+        // by the server.
+        if (zero_value(*it)) continue;
         return false;
       }
       if (!contains(*found, *it)) return false;
@@ -32,7 +103,15 @@ bool contains(const json& observed, const json& desired) {
   if (desired.is_number() && observed.is_number()) {
     return desired.get<double>() == observed.get<double>();
   }
-  return observed == desired;
+  if (observed == desired) return true;
+  // Quantities come back in canonical form: cpu 0.5 as "500m", "1024Mi" as
+  // "1Gi". Equal values are equal (within rounding of the decimal form).
+  if (observed.is_string() && (desired.is_string() || desired.is_number())) {
+    const auto a = quantity_value(observed);
+    const auto b = quantity_value(desired);
+    if (a && b) return std::fabs(*a - *b) <= 1e-9L * std::max(std::fabs(*a), std::fabs(*b));
+  }
+  return false;
 }
 
 std::string applied_hash(const json& object) {

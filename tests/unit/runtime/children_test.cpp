@@ -44,7 +44,31 @@ TEST(Contains, NumbersCompareByValueAndEmptyCollectionsMayBeOmitted) {
   EXPECT_TRUE(contains(json{{"n", 1.0}}, json{{"n", 1}}));
   EXPECT_TRUE(
       contains(json{{"spec", json::object()}}, json{{"spec", {{"podSelector", json::object()}}}}));
-  EXPECT_FALSE(contains(json{{"n", "1"}}, json{{"n", 1}}));
+  EXPECT_FALSE(contains(json{{"n", "one"}}, json{{"n", 1}}));
+}
+
+// The API server writes quantities back in canonical form and omits empty
+// values: neither is drift (or every reconcile would apply again).
+TEST(Contains, QuantitiesCompareByValueAndZeroValuesMayBeOmitted) {
+  auto cpu = [](json v) { return json{{"requests", {{"cpu", std::move(v)}}}}; };
+  EXPECT_TRUE(contains(cpu("500m"), cpu(0.5)));
+  EXPECT_TRUE(contains(cpu("500m"), cpu("0.5")));
+  EXPECT_TRUE(contains(cpu("1"), cpu("1000m")));
+  EXPECT_TRUE(contains(cpu("1"), cpu(1)));
+  EXPECT_TRUE(contains(cpu("100m"), cpu("0.1")));
+  EXPECT_TRUE(contains(cpu("1Gi"), cpu("1024Mi")));
+  EXPECT_TRUE(contains(cpu("64Mi"), cpu(67108864)));
+  EXPECT_TRUE(contains(cpu("1k"), cpu("1e3")));
+  EXPECT_FALSE(contains(cpu("1"), cpu("1001m")));
+  EXPECT_FALSE(contains(cpu("1G"), cpu("1Gi")));
+  EXPECT_FALSE(contains(cpu("1Gi"), cpu("1Gx")));
+  EXPECT_FALSE(contains(json{{"image", "app:1"}}, json{{"image", "app:1.0"}}));
+
+  const json empty_env = json::parse(R"({"env": [{"name": "EMPTY", "value": ""}]})");
+  const json omitted = json::parse(R"({"env": [{"name": "EMPTY"}]})");
+  EXPECT_TRUE(contains(omitted, empty_env));
+  EXPECT_TRUE(contains(json{{"x", json::object()}}, json{{"x", {{"readOnly", false}}}}));
+  EXPECT_FALSE(contains(omitted, json::parse(R"({"env": [{"name": "EMPTY", "value": "x"}]})")));
 }
 
 TEST(AppliedHash, IsStableAndSeesEveryField) {
