@@ -242,6 +242,11 @@ ExecCredential run_exec_plugin(const ExecConfig& exec, std::chrono::milliseconds
     output.append(buffer, static_cast<std::size_t>(n));
   }
   ctx.token().remove_callback(callback_id);
+  // Its stdout closed (or poll failed), but a plugin may still run: wait for
+  // it only until the deadline, as for its answer.
+  if (stop == Stop::kNone && !exited(pid, deadline)) {
+    stop = deadline < timeout_at ? Stop::kDeadline : Stop::kTimeout;
+  }
   if (stop != Stop::kNone) {
     const auto how = stop_plugin(pid);
     if (stop == Stop::kTimeout) {

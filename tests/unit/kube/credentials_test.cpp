@@ -130,6 +130,21 @@ TEST(ExecPlugin, APluginIgnoringSigtermIsKilled) {
   EXPECT_TRUE(gone(child));
 }
 
+// EOF on its stdout is not the end of a plugin: one that closes it and runs
+// on is stopped at the timeout like one that says nothing (it once blocked
+// in waitpid() for good, and every API call with it).
+TEST(ExecPlugin, APluginThatClosesStdoutAndRunsOnIsStopped) {
+  TempDir dir;
+  const auto pid_file = dir.path() + "/pid";
+  const auto begin = std::chrono::steady_clock::now();
+  EXPECT_THAT(config_error([&] { kube::run_exec_plugin(plugin("close-stdout", pid_file), 300ms); }),
+              AllOf(HasSubstr("no answer within 300 ms"), HasSubstr("stopped with SIGTERM")));
+  EXPECT_LT(std::chrono::steady_clock::now() - begin, 2s);
+  const pid_t child = hung_child(pid_file);
+  ASSERT_GT(child, 0);
+  EXPECT_TRUE(gone(child));
+}
+
 TEST(ExecPlugin, TheContextEndsARun) {
   TempDir dir;
   kube::CancelToken token;

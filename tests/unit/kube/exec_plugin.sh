@@ -13,9 +13,14 @@
 #   hang        starts `sleep 60` in the background, writes its PID to
 #               count-file (instead of "run") and waits for it
 #   hang-hard   the same, ignoring SIGTERM (only SIGKILL ends it)
+#   close-stdout  closes its stdout at once, then as hang
 set -euo pipefail
 mode="$1"
 count_file="${2:-}"
+if [[ "$mode" == close-stdout ]]; then
+  exec >&-
+  mode=hang
+fi
 if [[ "$mode" == hang* ]]; then
   [[ "$mode" == hang-hard ]] && trap '' TERM
   sleep 60 &
