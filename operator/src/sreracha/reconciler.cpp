@@ -737,7 +737,11 @@ struct Reconciler::Pass {
     // Once per spell, as the condition changes: the kubelet repeats its own.
     if (problem && !said)
       event("Warning", problem->reason, "pod " + problem->pod + ": " + problem->message);
-    const bool progressing = replicas != desired || ready < desired;
+    // A staggered replacement runs one pod more than spec.replicas until the
+    // old one goes, about every lifetime / replicas: that is the stagger at
+    // work, not progress toward a new state, and must not flip the
+    // condition (each flip a status write and a new lastTransitionTime).
+    const bool progressing = ready < desired || replicas < desired || replicas > desired + 1;
     condition({"Progressing", progressing ? "True" : "False", progressing ? "Scaling" : "Stable",
                counts});
     condition({"Degraded", "False", "AsExpected", "no problems"});

@@ -855,6 +855,30 @@ TEST_F(Reconcile, AChildTheApiRefusesIsNamedInDegradedAndReadyAndNotRetried) {
   EXPECT_EQ(condition("Ready")["reason"], "NotReady");
 }
 
+TEST_F(Reconcile, AStaggeredReplacementsSurgePodIsNotProgress) {
+  put_sreracha(kSpec);
+  reconcile();
+  deployment_ready("web", 2);
+  deployment_ready("web-redis", 1);
+  reconcile();
+  ASSERT_EQ(condition("Progressing")["status"], "False");
+  const json since = condition("Progressing")["lastTransitionTime"];
+  now_ += 1min;
+  // The successor of a pod near its end: three pods, two of them Ready.
+  api_.patch(kube::resources::deployments, "apps", "web",
+             {{"status", {{"replicas", 3}, {"readyReplicas", 2}, {"updatedReplicas", 3}}}});
+  reconcile();
+  EXPECT_EQ(condition("Progressing")["status"], "False");
+  EXPECT_EQ(condition("Progressing")["lastTransitionTime"], since);
+
+  // One replica short is progress (a start-up, a crash).
+  api_.patch(kube::resources::deployments, "apps", "web",
+             {{"status", {{"replicas", 2}, {"readyReplicas", 1}, {"updatedReplicas", 2}}}});
+  reconcile();
+  EXPECT_EQ(condition("Progressing")["status"], "True");
+  EXPECT_EQ(condition("Progressing")["reason"], "Scaling");
+}
+
 TEST_F(Reconcile, ABlockedSrerachaHasReadyFalseWithTheReason) {
   put_sreracha(with_auth(kSpec));  // its Secret does not exist
   reconcile();
