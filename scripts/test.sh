@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: unit tests (normal and ASan+UBSan builds), then the
 # integration and e2e tests against the local control plane, then the node
-# tests on its real node. Starts the cluster if it is not running and stops it
+# tests on its real node, then the chaos tests. Starts the cluster if it is not running and stops it
 # afterwards only if it started it.
 # SRERACHA_USE_EXISTING_CLUSTER=1 uses the cluster in KUBECONFIG instead.
 set -euo pipefail
@@ -41,4 +41,7 @@ else
   echo "== node tests (real node: $(scripts/local-cluster.sh node-status || true))"
 fi
 (cd "$BUILD" && ctest -L node --output-on-failure -j2 ${CTEST_ARGS:-}) || status=1
+# Operators SIGKILLed mid-work: one at a time, on a cluster nothing else uses.
+echo "== chaos tests"
+(cd "$BUILD" && ctest -L chaos --output-on-failure -j1 ${CTEST_ARGS:-}) || status=1
 exit $status
