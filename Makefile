@@ -6,10 +6,11 @@ SHELL := /bin/bash
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 TSA_BUILD ?= build-tsa
+FUZZ_BUILD ?= build-fuzz
 JOBS ?= $(shell nproc)
 CTEST_ARGS ?=
 
-.PHONY: all setup build build-asan build-tsa tools cluster-up cluster-down test test-unit test-asan demo format clean
+.PHONY: all setup build build-asan build-tsa build-fuzz fuzz tools cluster-up cluster-down test test-unit test-asan demo format clean
 
 all: build
 
@@ -33,6 +34,17 @@ build-tsa: setup
 	@cmake -S . -B $(TSA_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=None >/dev/null
 	@cmake --build $(TSA_BUILD) -j $(JOBS) --target sreracha-operator configmap-mirror
 
+# libFuzzer targets (fuzz/), clang with ASan+UBSan; `make fuzz` runs each for
+# FUZZ_SECONDS (30) seconds, as make test does.
+FUZZ_SECONDS ?= 30
+build-fuzz: setup
+	@cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=None \
+	  -DCMAKE_CXX_FLAGS="-O1 -g" -DSRERACHA_FUZZ=ON >/dev/null
+	@cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+fuzz: build-fuzz
+	@scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
 tools: setup
 	@scripts/tools.sh build
 
@@ -48,8 +60,8 @@ test-unit: build
 test-asan: build-asan
 	@cd $(ASAN_BUILD) && ctest -L unit --output-on-failure $(CTEST_ARGS)
 
-test: build build-asan build-tsa tools
-	@scripts/test.sh $(BUILD) $(ASAN_BUILD)
+test: build build-asan build-tsa build-fuzz tools
+	@scripts/test.sh $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
 
 demo: build tools
 	@scripts/demo.sh $(BUILD)

@@ -16,9 +16,10 @@ REAL_NODE_PACKAGES=(containerd runc containernetworking-plugins iptables redis-s
 # The app (app/: Boost.Beast; hiredis is in PACKAGES) and its tests and benchmark (Redis,
 # openssl, wrk). An array of its own too: the operator's image needs none.
 APP_PACKAGES=(libboost-dev redis-server redis-tools openssl wrk)
-# Clang, for the thread-safety build (make build-tsa, part of make test): a
-# check, not what builds the operator (nor its image), so not in PACKAGES.
-CHECK_PACKAGES=(clang-14)
+# Clang, for the thread-safety build (make build-tsa) and the fuzz targets
+# (make build-fuzz; libFuzzer and the sanitizers' runtimes), both part of make
+# test: checks, not what builds the operator (nor its image), so not in PACKAGES.
+CHECK_PACKAGES=(clang-14 libclang-rt-14-dev)
 # The oldest Go that builds every tool module under tests/cluster/tools.
 GO_WANT=1.26.8
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every test: unit tests (normal and ASan+UBSan builds), then the
+# Runs every test: unit tests (normal and ASan+UBSan builds), the fuzz
+# targets for a bounded time, then the
 # integration and e2e tests against the local control plane, then the node
 # tests on its real node, then the chaos tests. Starts the cluster if it is not running and stops it
 # afterwards only if it started it.
@@ -8,6 +9,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${1:-build}"
 ASAN_BUILD="${2:-build-asan}"
+FUZZ_BUILD="${3:-build-fuzz}"
 cd "$ROOT"
 
 status=0
@@ -15,6 +17,8 @@ echo "== unit tests"
 (cd "$BUILD" && ctest -L unit --output-on-failure -j2) || status=1
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
 (cd "$ASAN_BUILD" && ctest -L unit --output-on-failure -j2) || status=1
+echo "== fuzzing: each target ${SRERACHA_FUZZ_SECONDS:-30} s under ASan+UBSan"
+scripts/fuzz.sh "$FUZZ_BUILD" "${SRERACHA_FUZZ_SECONDS:-30}" || status=1
 
 started=0
 if [[ "${SRERACHA_USE_EXISTING_CLUSTER:-}" == 1 ]]; then

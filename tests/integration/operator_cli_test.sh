@@ -29,5 +29,16 @@ expect_exit 1 "malformed YAML" "a kubeconfig that is not YAML" --kubeconfig "$wo
 printf 'kind: Sreracha\nspec: [\n' >"$work/broken.yaml"
 expect_exit 1 "render: $work/broken.yaml" "render -f of a file that is not YAML" render -f "$work/broken.yaml"
 
+# Found by fuzzing: a document that is a bare scalar aborted render -f; a
+# lone "," made yaml-cpp read empty documents for ever.
+printf 'just a scalar\n---\napiVersion: sreracha.io/v1alpha1\nkind: Sreracha\nmetadata: {name: x}\nspec: {image: app}\n' >"$work/scalar.yaml"
+rc=0
+timeout 30 "$BIN" render -f "$work/scalar.yaml" >"$work/out" 2>"$work/err" || rc=$?
+((rc == 0)) && grep -q "kind: Deployment" "$work/out" ||
+  fail "render -f with a scalar document: exit $rc, $(head -3 "$work/err")"
+pass "render -f skips a document that is a bare scalar and renders the Sreracha beside it"
+printf ',\n' >"$work/comma.yaml"
+expect_exit 1 "more than 10000 documents" "render -f of a lone comma" render -f "$work/comma.yaml"
+
 expect_exit 1 "nonsense" "a metrics address that does not parse" \
   --kubeconfig "$KUBECONFIG" --metrics-bind-address nonsense --health-probe-bind-address 127.0.0.1:0

@@ -51,7 +51,9 @@ int render_command(const std::string& file) {
     return 1;
   }
   for (const auto& document : documents) {
-    if (document.value("kind", "") != "Sreracha") continue;  // e.g. a Secret shipped alongside
+    // e.g. a Secret shipped alongside; a document that is no object at all
+    // (a bare scalar) is not a Sreracha either.
+    if (!document.is_object() || document.value("kind", "") != "Sreracha") continue;
     try {
       auto children = sreracha::render(sreracha::parse_instance(document));
       out.insert(out.end(), children.begin(), children.end());

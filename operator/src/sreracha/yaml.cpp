@@ -1,5 +1,6 @@
 #include "sreracha/yaml.h"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -157,7 +158,23 @@ void emit(YAML::Emitter& out, const json& value) {
 
 }  // namespace
 
-json yaml_to_json(const YAML::Node& node) {
+namespace {
+
+// Aliases let a few hundred bytes name a billion nodes (yaml-cpp shares
+// them; JSON copies them), and nesting can exhaust the stack: found by
+// fuzz/yaml_fuzzer.cpp. No object the operator reads comes near these.
+constexpr std::size_t kMaxNodes = 100'000;
+constexpr int kMaxDepth = 512;
+
+json convert(const YAML::Node& node, std::size_t& budget, int depth) {
+  if (budget == 0) {
+    throw std::runtime_error("YAML too large: more than " + std::to_string(kMaxNodes) +
+                             " nodes once its aliases are expanded");
+  }
+  --budget;
+  if (depth > kMaxDepth) {
+    throw std::runtime_error("YAML nested deeper than " + std::to_string(kMaxDepth) + " levels");
+  }
   switch (node.Type()) {
     case YAML::NodeType::Undefined:
     case YAML::NodeType::Null:
@@ -169,19 +186,103 @@ json yaml_to_json(const YAML::Node& node) {
       return node.Scalar();
     case YAML::NodeType::Sequence: {
       json out = json::array();
-      for (const auto& item : node) out.push_back(yaml_to_json(item));
+      for (const auto& item : node) out.push_back(convert(item, budget, depth + 1));
       return out;
     }
     case YAML::NodeType::Map: {
       json out = json::object();
-      for (const auto& item : node) out[item.first.as<std::string>()] = yaml_to_json(item.second);
+      for (const auto& item : node) {
+        out[item.first.as<std::string>()] = convert(item.second, budget, depth + 1);
+      }
       return out;
     }
   }
   return nullptr;
 }
 
+}  // namespace
+
+json yaml_to_json(const YAML::Node& node) {
+  std::size_t budget = kMaxNodes;
+  return convert(node, budget, 0);
+}
+
+namespace {
+
+// YAML 1.2 streams are UTF-8 of printable characters (5.1: tab, LF, CR,
+// NEL and the printable ranges); yaml-cpp takes other bytes as they come,
+// and what it then reads neither prints as JSON nor round-trips through
+// to_yaml (found by fuzz/yaml_fuzzer.cpp). Throws std::runtime_error naming
+// the first bad byte's offset.
+void check_printable_utf8(std::string_view text) {
+  auto refuse = [](std::size_t at, const char* what) {
+    throw std::runtime_error("not YAML: " + std::string(what) + " at byte " + std::to_string(at));
+  };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    std::size_t length = lead < 0x80           ? 1
+                         : (lead >> 5) == 0x6  ? 2
+                         : (lead >> 4) == 0xE  ? 3
+                         : (lead >> 3) == 0x1E ? 4
+                                               : 0;
+    if (length == 0 || i + length > text.size()) refuse(i, "invalid UTF-8");
+    char32_t c = length == 1 ? lead : lead & (0x7F >> length);
+    for (std::size_t k = 1; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if ((next >> 6) != 0x2) refuse(i, "invalid UTF-8");
+      c = (c << 6) | (next & 0x3F);
+    }
+    static constexpr char32_t kMin[] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < kMin[length] || c > 0x10FFFF || (c >= 0xD800 && c <= 0xDFFF)) {
+      refuse(i, "invalid UTF-8");
+    }
+    const bool printable = c == 0x9 || c == 0xA || c == 0xD || (c >= 0x20 && c <= 0x7E) ||
+                           c == 0x85 || (c >= 0xA0 && c <= 0xD7FF) ||
+                           (c >= 0xE000 && c <= 0xFFFD) || c >= 0x10000;
+    if (!printable) refuse(i, "a non-printable character");
+    i += length;
+  }
+}
+
+// yaml-cpp 0.7 (Debian's) can report document after empty document for
+// ever on some malformed input (a lone ","; jbeder/yaml-cpp#1040, fixed
+// upstream in 0.8.1), and YAML::LoadAll then fills memory. A first pass that
+// keeps nothing counts the documents and gives up past a bound no real
+// stream reaches. Found by fuzz/yaml_fuzzer.cpp.
+class DocumentCounter : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+constexpr int kMaxDocuments = 10'000;
+
+void check_document_count(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  DocumentCounter counter;
+  for (int documents = 0; parser.HandleNextDocument(counter);) {
+    if (++documents > kMaxDocuments) {
+      throw std::runtime_error("not YAML that can be read: more than " +
+                               std::to_string(kMaxDocuments) + " documents");
+    }
+  }
+}
+
+}  // namespace
+
 std::vector<json> load_yaml_documents(const std::string& text) {
+  check_printable_utf8(text);
+  check_document_count(text);
   std::vector<json> documents;
   for (const auto& node : YAML::LoadAll(text)) {
     json document = yaml_to_json(node);

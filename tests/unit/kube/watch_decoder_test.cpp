@@ -128,6 +128,14 @@ TEST(WatchDecoder, MalformedEventsThrowWithoutQuotingTheBytes) {
   }
   EXPECT_THROW(decode_watch_event("[1,2]"), WatchDecodeError);
   EXPECT_THROW(decode_watch_event(R"({"type":7})"), WatchDecodeError);
+  // Found by fuzz/watch_decoder_fuzzer.cpp: valid syntax, a number beyond
+  // double's range; it escaped as nlohmann's out_of_range.
+  try {
+    decode_watch_event("222.2222111e6111}}");
+    FAIL() << "no WatchDecodeError";
+  } catch (const WatchDecodeError& e) {
+    EXPECT_THAT(e.what(), Not(HasSubstr("222.2222111e6111")));
+  }
   EXPECT_EQ(decode_watch_event(R"({"type":"BOOKMARK","object":{"a":1}})").object["a"], 1);
 }
 

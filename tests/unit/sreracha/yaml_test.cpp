@@ -2,12 +2,17 @@
 // back as exactly what was written.
 #include "sreracha/yaml.h"
 
+#include <stdexcept>
+
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 namespace sreracha {
 namespace {
 
 using json = nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::ThrowsMessage;
 
 json load_one(const std::string& text) {
   auto documents = load_yaml_documents(text);
@@ -39,6 +44,40 @@ TEST(YamlToJson, QuotedAndBlockScalarsAreStrings) {
   EXPECT_EQ(doc["b"], "true");
   EXPECT_EQ(doc["c"], "7");
   EXPECT_EQ(doc["d"], "80\n");
+}
+
+// Found by fuzz/yaml_fuzzer.cpp: bytes that are not UTF-8, or control
+// characters YAML does not allow, were read as they came and did not
+// round-trip through to_yaml. They are refused, naming where.
+TEST(YamlToJson, OnlyPrintableUtf8IsYaml) {
+  EXPECT_THAT([] { load_yaml_documents("a: b\xff\n"); },
+              ThrowsMessage<std::runtime_error>(HasSubstr("invalid UTF-8 at byte 4")));
+  EXPECT_THAT([] { load_yaml_documents("a: \x19\n"); },
+              ThrowsMessage<std::runtime_error>(HasSubstr("a non-printable character at byte 3")));
+  EXPECT_THROW(load_yaml_documents("a: \xc0\xaf\n"), std::runtime_error) << "overlong";
+  EXPECT_THROW(load_yaml_documents("a: \xed\xa0\x80\n"), std::runtime_error) << "a surrogate";
+  EXPECT_EQ(load_yaml_documents("a: \"caf\xc3\xa9 \xf0\x9f\x8c\xb6\"\r\n")[0]["a"],
+            "caf\xc3\xa9 \xf0\x9f\x8c\xb6");
+}
+
+// Found by fuzz/yaml_fuzzer.cpp (out of memory): aliases expanding to more
+// nodes than any object has ("billion laughs").
+TEST(YamlToJson, AliasBombsAreRefused) {
+  std::string text = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i <= 8; ++i) {
+    text += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [";
+    for (int k = 0; k < 10; ++k) text += (k ? ", *a" : "*a") + std::to_string(i - 1);
+    text += "]\n";
+  }
+  EXPECT_THAT([&] { load_yaml_documents(text); },
+              ThrowsMessage<std::runtime_error>(HasSubstr("YAML too large")));
+}
+
+// Found by fuzz/yaml_fuzzer.cpp: yaml-cpp 0.7 reports empty documents for
+// ever after a lone "," (and LoadAll fills memory); refused instead.
+TEST(YamlToJson, AStreamThatNeverEndsIsRefused) {
+  EXPECT_THAT([] { load_yaml_documents(",\n"); },
+              ThrowsMessage<std::runtime_error>(HasSubstr("more than 10000 documents")));
 }
 
 TEST(YamlToJson, MultiDocumentSkipsEmptyDocuments) {
