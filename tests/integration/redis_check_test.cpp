@@ -20,6 +20,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "runtime/http_server.h"
 #include "support/temp_dir.h"
 
 namespace sreracha::redis_check {
@@ -31,18 +32,6 @@ using ::testing::Not;
 
 // Every character a URL would need to encode, and a space.
 const std::string kPassword = "p@ss:w/rd?#% 1";
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t size = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &size);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
 
 bool accepts(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -133,13 +122,14 @@ class RedisCheck : public ::testing::Test {
         " -out server.crt -days 2 -extfile ext) >/dev/null 2>&1";
     ASSERT_EQ(std::system(("(" + cmd).c_str()), 0) << "openssl could not make the certificates";
 
-    primary_ = new RedisServer(d, free_port(), {"--requirepass", kPassword});
+    primary_ =
+        new RedisServer(d, runtime::pick_free_port("127.0.0.1"), {"--requirepass", kPassword});
     ASSERT_TRUE(primary_->wait_listening(primary_->port()));
-    replica_ = new RedisServer(d, free_port(),
+    replica_ = new RedisServer(d, runtime::pick_free_port("127.0.0.1"),
                                {"--replicaof", "127.0.0.1", std::to_string(primary_->port()),
                                 "--masterauth", kPassword, "--requirepass", kPassword});
     ASSERT_TRUE(replica_->wait_listening(replica_->port()));
-    tls_port_ = free_port();
+    tls_port_ = runtime::pick_free_port("127.0.0.1");
     tls_ = new RedisServer(d, 0,
                            {"--tls-port", std::to_string(tls_port_), "--tls-cert-file",
                             d + "/server.crt", "--tls-key-file", d + "/server.key",
@@ -201,13 +191,13 @@ TEST_F(RedisCheck, AReplicaIsReadOnlyReplica) {
 }
 
 TEST_F(RedisCheck, NothingListeningIsUnreachable) {
-  const Result r = check(target_at(free_port()));
+  const Result r = check(target_at(runtime::pick_free_port("127.0.0.1")));
   EXPECT_EQ(r.reason, kUnreachable);
   EXPECT_THAT(r.message, HasSubstr("Connection refused"));
 }
 
 TEST_F(RedisCheck, AServerThatStopsIsUnreachableThen) {
-  RedisServer server(dir_->path(), free_port(), {});
+  RedisServer server(dir_->path(), runtime::pick_free_port("127.0.0.1"), {});
   ASSERT_TRUE(server.wait_listening(server.port()));
   EXPECT_EQ(check(target_at(server.port(), "")).reason, kReady);
   server.stop();
@@ -270,7 +260,8 @@ TEST_F(RedisCheck, TheCheckerWakesTheKeyWhenItsResultChanges) {
     return false;
   };
 
-  RedisServer server(dir_->path(), free_port(), {"--requirepass", kPassword});
+  RedisServer server(dir_->path(), runtime::pick_free_port("127.0.0.1"),
+                     {"--requirepass", kPassword});
   ASSERT_TRUE(server.wait_listening(server.port()));
   const Target good = target_at(server.port());
   EXPECT_EQ(checker.observe("ns/web", good), std::nullopt) << "not checked yet";
