@@ -10,15 +10,7 @@ N=20
 LEASE=sreracha-chaos
 LEASE_SECONDS=15
 
-for i in $(seq 1 $N); do
-  cat <<YAML
----
-apiVersion: sreracha.io/v1alpha1
-kind: Sreracha
-metadata: {name: s$i}
-spec: {image: sreracha:e2e, replicas: 1, stagger: {appLifetimeSeconds: 0}}
-YAML
-done | kubectl apply -n "$NS" -f - >/dev/null
+apply_srerachas "$N"
 
 elect=(--leader-elect --leader-election-namespace "$NS" --leader-election-id "$LEASE")
 OPERATOR_LOG="$(mktemp /tmp/sreracha-operator-XXXX.log)" start_operator "${elect[@]}"

@@ -8,15 +8,7 @@ test_namespace chaos-kill
 install_crd
 N=30
 
-for i in $(seq 1 $N); do
-  cat <<YAML
----
-apiVersion: sreracha.io/v1alpha1
-kind: Sreracha
-metadata: {name: s$i}
-spec: {image: sreracha:e2e, replicas: 1, stagger: {appLifetimeSeconds: 0}}
-YAML
-done | kubectl apply -n "$NS" -f - >/dev/null
+apply_srerachas "$N"
 start_operator
 sleep 3
 kill -9 "$OPERATOR_PID"

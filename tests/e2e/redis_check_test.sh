@@ -59,13 +59,8 @@ spec:
     authSecretRef: {name: redis-auth, key: password}
 YAML
 
-redis_reason() {
-  kubectl get sreracha app -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="RedisReady")].reason}'
-}
-redis_message() {
-  kubectl get sreracha app -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="RedisReady")].message}'
-}
-reason_is() { [[ "$(redis_reason)" == "$1" ]]; }
+redis_message() { condition app RedisReady message; }
+reason_is() { [[ "$(condition app RedisReady reason)" == "$1" ]]; }
 
 wait_until 60 "RedisReady=True (Ready)" reason_is Ready
 [[ "$(condition app RedisReady)" == True ]] || fail "RedisReady is $(condition app RedisReady)"

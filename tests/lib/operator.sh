@@ -52,6 +52,19 @@ write_requests() {
   metric | awk '/^rest_client_requests_total\{/ && !/method="GET"/ {sum += $NF} END {print sum + 0}'
 }
 
-condition() {  # condition <sreracha> <type>
-  kubectl get sreracha "$1" -n "$NS" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].status}"
+condition() {  # condition <sreracha> <type> [status|reason|message]
+  kubectl get sreracha "$1" -n "$NS" -o jsonpath="{.status.conditions[?(@.type==\"$2\")].${3:-status}}"
+}
+
+# apply_srerachas <n>: Srerachas s1..s<n>, one replica each, never recycled.
+apply_srerachas() {
+  for i in $(seq 1 "$1"); do
+    cat <<YAML
+---
+apiVersion: sreracha.io/v1alpha1
+kind: Sreracha
+metadata: {name: s$i}
+spec: {image: sreracha:e2e, replicas: 1, stagger: {appLifetimeSeconds: 0}}
+YAML
+  done | kubectl apply -n "$NS" -f - >/dev/null
 }

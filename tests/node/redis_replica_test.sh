@@ -67,13 +67,8 @@ spec:
   replicas: 1
   redis: {mode: External, host: "$replica_ip"}
 EOF
-redis_reason() {
-  kubectl get sreracha web -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="RedisReady")].reason}'
-}
-redis_message() {
-  kubectl get sreracha web -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="RedisReady")].message}'
-}
-reason_is() { [[ "$(redis_reason)" == "$1" ]]; }
+redis_message() { condition web RedisReady message; }
+reason_is() { [[ "$(condition web RedisReady reason)" == "$1" ]]; }
 wait_until 60 "RedisReady ReadOnlyReplica" reason_is ReadOnlyReplica
 [[ "$(condition web RedisReady)" == False ]] || fail "RedisReady is not False"
 [[ "$(redis_message)" == *"use the primary endpoint, not the reader"* ]] ||
