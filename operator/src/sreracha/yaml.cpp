@@ -132,7 +132,11 @@ void emit(YAML::Emitter& out, const json& value) {
         out << YAML::Literal << text.substr(0, text.size() - 1);
         break;
       }
-      if (text.find('\n') != std::string::npos || looks_typed(text)) out << YAML::DoubleQuoted;
+      // yaml-cpp writes CR and tab raw in plain scalars, where a reader takes
+      // them for line breaks and trimmed whitespace; escaped, they survive.
+      if (text.find_first_of("\n\r\t") != std::string::npos || looks_typed(text)) {
+        out << YAML::DoubleQuoted;
+      }
       out << text;
       break;
     }

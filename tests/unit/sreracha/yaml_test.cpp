@@ -149,6 +149,19 @@ TEST(ToYaml, RoundTripsAwkwardValues) {
   EXPECT_EQ(back[1], json({{"second", 2}}));
 }
 
+// Found by fuzz/yaml_fuzzer.cpp: yaml-cpp reads a lone "\r" as a plain
+// scalar but writes it back unescaped, where it reads as a line break (so the
+// document was lost). Strings with CR or tab are now double-quoted.
+TEST(ToYaml, CarriageReturnsAndTabsRoundTrip) {
+  for (const std::string& text : {std::string("\r"), std::string("a\rb"), std::string("\r\r"),
+                                  std::string("\ta"), std::string("a\t"), std::string("\t")}) {
+    std::string yaml = to_yaml({json(text)});
+    EXPECT_EQ(load_yaml_documents(yaml), std::vector<json>{json(text)}) << yaml;
+    yaml = to_yaml({json{{"k", text}}});
+    EXPECT_EQ(load_yaml_documents(yaml), (std::vector<json>{json{{"k", text}}})) << yaml;
+  }
+}
+
 TEST(ToYaml, ScriptsAreLiteralBlocksAndEmptyContainersInline) {
   std::string text = to_yaml(
       {{{"script", "echo a\necho b\n"}, {"none", json::array()}, {"nothing", json::object()}}});
