@@ -220,11 +220,19 @@ ExecConfig parse_exec(const Fields& user) {
   }
   if (const YAML::Node args = node["args"]; args && !args.IsNull()) {
     if (!args.IsSequence()) throw user.error("exec.args", "must be a list of strings");
-    for (const auto& arg : args) exec.args.push_back(arg.as<std::string>());
+    for (std::size_t i = 0; i < args.size(); ++i) {
+      if (!args[i].IsScalar()) {
+        throw user.error("exec.args[" + std::to_string(i) + "]", "must be a string");
+      }
+      exec.args.push_back(args[i].Scalar());
+    }
   }
   if (const YAML::Node vars = node["env"]; vars && !vars.IsNull()) {
     if (!vars.IsSequence()) throw user.error("exec.env", "must be a list of {name, value}");
     for (std::size_t i = 0; i < vars.size(); ++i) {
+      // Subscripting a scalar throws in yaml-cpp.
+      if (!vars[i].IsMap())
+        throw user.error("exec.env[" + std::to_string(i) + "].name", "is missing");
       const YAML::Node name = vars[i]["name"];
       if (!name || !name.IsScalar() || name.Scalar().empty()) {
         throw user.error("exec.env[" + std::to_string(i) + "].name", "is missing");

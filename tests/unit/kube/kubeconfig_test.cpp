@@ -344,6 +344,16 @@ TEST(KubeconfigErrors, MissingFields) {
        "field exec.interactiveMode is missing"},
       {kubeconfig("    server: https://h\n", "    auth-provider:\n      name: gcp\n"),
        "field auth-provider is not supported"},
+      // Found by fuzz/kubeconfig_fuzzer.cpp: an argument that is not a string
+      // ended in yaml-cpp's bad conversion, out of main as an abort.
+      {kubeconfig("    server: https://h\n",
+                  "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                  "      command: aws\n      args: [eks, {a: b}]\n"),
+       "field exec.args[1] must be a string"},
+      {kubeconfig("    server: https://h\n",
+                  "    exec:\n      apiVersion: client.authentication.k8s.io/v1beta1\n"
+                  "      command: aws\n      env: [plain]\n"),
+       "field exec.env[0].name is missing"},
   };
   for (std::size_t i = 0; i < cases.size(); ++i) {
     const auto file = dir.write("config" + std::to_string(i), cases[i].yaml);
