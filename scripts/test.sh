@@ -12,13 +12,23 @@ ASAN_BUILD="${2:-build-asan}"
 FUZZ_BUILD="${3:-build-fuzz}"
 cd "$ROOT"
 
-status=0
+# Each group that fails is named again at the end, where a log read from its
+# tail shows it.
+failed=()
+# ctest_group <what> <build dir> <ctest args...>
+ctest_group() {
+  local what="$1" dir="$2"
+  shift 2
+  if ! (cd "$dir" && ctest --output-on-failure "$@"); then
+    failed+=("$what: $(cut -d: -f2 "$dir/Testing/Temporary/LastTestsFailed.log" 2>/dev/null | tr '\n' ' ')")
+  fi
+}
 echo "== unit tests"
-(cd "$BUILD" && ctest -L unit --output-on-failure -j2) || status=1
+ctest_group "unit tests" "$BUILD" -L unit -j2
 echo "== unit tests under AddressSanitizer + UndefinedBehaviorSanitizer"
-(cd "$ASAN_BUILD" && ctest -L unit --output-on-failure -j2) || status=1
+ctest_group "unit tests under ASan+UBSan" "$ASAN_BUILD" -L unit -j2
 echo "== fuzzing: each target ${SRERACHA_FUZZ_SECONDS:-30} s under ASan+UBSan"
-scripts/fuzz.sh "$FUZZ_BUILD" "${SRERACHA_FUZZ_SECONDS:-30}" || status=1
+scripts/fuzz.sh "$FUZZ_BUILD" "${SRERACHA_FUZZ_SECONDS:-30}" || failed+=("fuzzing")
 
 started=0
 if [[ "${SRERACHA_USE_EXISTING_CLUSTER:-}" == 1 ]]; then
@@ -36,7 +46,7 @@ cleanup() { if ((started)); then scripts/local-cluster.sh down; fi; }
 trap cleanup EXIT
 
 echo "== integration and e2e tests"
-(cd "$BUILD" && ctest -L 'integration|e2e' --output-on-failure -j2 ${CTEST_ARGS:-}) || status=1
+ctest_group "integration and e2e tests" "$BUILD" -L 'integration|e2e' -j2 ${CTEST_ARGS:-}
 # Real containers on the real node; ctest reports them skipped, with the
 # reason, where the cluster has none (scripts/local-cluster.sh node-status).
 if [[ "${SRERACHA_USE_EXISTING_CLUSTER:-}" == 1 ]]; then
@@ -44,8 +54,13 @@ if [[ "${SRERACHA_USE_EXISTING_CLUSTER:-}" == 1 ]]; then
 else
   echo "== node tests (real node: $(scripts/local-cluster.sh node-status || true))"
 fi
-(cd "$BUILD" && ctest -L node --output-on-failure -j2 ${CTEST_ARGS:-}) || status=1
-# Operators SIGKILLed mid-work: one at a time, on a cluster nothing else uses.
+ctest_group "node tests" "$BUILD" -L node -j2 ${CTEST_ARGS:-}
+# Operators, kube-apiserver and etcd SIGKILLed mid-work: one at a time, on a
+# cluster nothing else uses.
 echo "== chaos tests"
-(cd "$BUILD" && ctest -L chaos --output-on-failure -j1 ${CTEST_ARGS:-}) || status=1
-exit $status
+ctest_group "chaos tests" "$BUILD" -L chaos -j1 ${CTEST_ARGS:-}
+if ((${#failed[@]})); then
+  printf '== FAILED: %s\n' "${failed[@]}" >&2
+  exit 1
+fi
+echo "== all test groups passed"
