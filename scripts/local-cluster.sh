@@ -16,6 +16,10 @@
 #   scripts/local-cluster.sh kubeconfig  the admin kubeconfig's path
 #   scripts/local-cluster.sh node-status the real node: "ready", "skipped: <why>"
 #                                        or "failed: <why>" (exit 0 only when ready)
+#   scripts/local-cluster.sh kill etcd|kube-apiserver
+#                                        SIGKILL it (chaos tests)
+#   scripts/local-cluster.sh restart etcd|kube-apiserver
+#                                        start it again as `up` did; wait until healthy
 #
 # Environment:
 #   SRERACHA_CLUSTER_DIR   state directory (default /tmp/sreracha-cluster-$UID);
@@ -145,7 +149,8 @@ start() {
   local name="$1"
   shift
   printf '%q ' "$@" >"$DIR/$name.cmd"
-  setsid "$@" >"$DIR/logs/$name.log" 2>&1 </dev/null &
+  # Appended: a component restarted by a chaos test keeps its first life's log.
+  setsid "$@" >>"$DIR/logs/$name.log" 2>&1 </dev/null &
   echo $! >"$DIR/$name.pid"
 }
 
@@ -349,8 +354,28 @@ case "${1:-}" in
     if [[ -f "$NODE_STATUS" ]]; then cat "$NODE_STATUS"; else echo "skipped: the local cluster is not running"; fi
     [[ "$(cat "$NODE_STATUS" 2>/dev/null)" == ready ]]
     ;;
+  kill | restart)
+    case "${2:-}" in
+      etcd | kube-apiserver) ;;
+      *)
+        echo "usage: $0 $1 etcd|kube-apiserver" >&2
+        exit 2
+        ;;
+    esac
+    if [[ "$1" == kill ]]; then
+      running "$2" || { log "$2 is not running"; exit 1; }
+      pid="$(cat "$DIR/$2.pid")"
+      kill -9 "$pid"
+      for _ in $(seq 200); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+      log "$2 (pid $pid) SIGKILLed"
+    elif [[ "$2" == etcd ]]; then
+      start_etcd
+    else
+      start_apiserver
+    fi
+    ;;
   *)
-    echo "usage: $0 up|down|status|env|kubeconfig|node-status" >&2
+    echo "usage: $0 up|down|status|env|kubeconfig|node-status|kill|restart" >&2
     exit 2
     ;;
 esac

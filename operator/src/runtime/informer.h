@@ -61,8 +61,11 @@ struct EventHandler {
 struct InformerOptions {
   std::string label_selector;
   // Retry back-off after errors: initial, doubling, capped, equal jitter.
+  // client-go caps at 30 s; an API server back after 20 s then waits up to
+  // half a minute for each watch. At 5 s, a dozen informers retrying cost the
+  // server a few connects a second, and a restart is seen within 5 s.
   std::chrono::milliseconds initial_backoff{800};
-  std::chrono::milliseconds max_backoff{30'000};
+  std::chrono::milliseconds max_backoff{5'000};
   // Each watch asks the server to end it after a random time in
   // [min_watch_timeout, 2 * min_watch_timeout), as client-go does, so that
   // many informers do not all reconnect at once.
