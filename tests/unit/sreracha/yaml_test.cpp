@@ -87,10 +87,23 @@ TEST(YamlToJson, MultiDocumentSkipsEmptyDocuments) {
   EXPECT_EQ(documents[1], json({{"b", {1, "x"}}}));
 }
 
-TEST(YamlToJson, HugeNumbersBecomeFloatsWithoutThrowing) {
-  json doc = load_one("big: 99999999999999999999\nhuger: 1e999\n");
+// Beyond a double, go-yaml (under kubectl) keeps the text: found by
+// fuzz/yaml_fuzzer.cpp, as infinity does not round-trip through JSON.
+TEST(YamlToJson, HugeNumbersBecomeFloatsOrStayText) {
+  json doc =
+      load_one("big: 99999999999999999999\nhuger: 1e999\nlong: " + std::string(400, '9') + "\n");
   EXPECT_TRUE(doc["big"].is_number_float());
-  EXPECT_TRUE(doc["huger"].is_number_float());
+  EXPECT_EQ(doc["huger"], "1e999");
+  EXPECT_EQ(doc["long"], std::string(400, '9'));
+}
+
+// Found by fuzz/yaml_fuzzer.cpp: .nan read as NaN, which equals nothing, and
+// JSON has no NaN or infinity; kubectl refuses them too.
+TEST(YamlToJson, NonFiniteNumbersAreRefused) {
+  for (const char* text : {"a: .nan\n", "\t\t\t.NAN", "a: [.inf]\n", "-.INF"}) {
+    EXPECT_THROW(load_yaml_documents(text), std::runtime_error) << text;
+  }
+  EXPECT_EQ(load_one("a: '.nan'\n"), json({{"a", ".nan"}}));
 }
 
 TEST(YamlToJson, MalformedYamlThrows) {
