@@ -31,6 +31,28 @@ refused "spec.redis.tlsServerName is required when spec.redis.mode is Endpoints 
   '{image: app, redis: {mode: Endpoints, addresses: [10.0.0.1], tls: true}}'
 refused "spec.redis.tlsServerName needs spec.redis.tls: true" \
   '{image: app, redis: {mode: External, host: r.example, tlsServerName: r.example}}'
+# Specs the API server would refuse once rendered into a Pod or an Ingress.
+refused "spec.resources.requests must not exceed spec.resources.limits" \
+  '{image: app, resources: {requests: {cpu: "2"}, limits: {cpu: 1}}}'
+refused "spec.resources.requests must not exceed spec.resources.limits" \
+  '{image: app, resources: {requests: {cpu: 10m, memory: 1Gi}, limits: {memory: 512Mi}}}'
+refused "spec.redis.local.resources.requests must not exceed spec.redis.local.resources.limits" \
+  '{image: app, redis: {local: {resources: {requests: {memory: 1Gi}, limits: {memory: 512Mi}}}}}'
+refused "spec.ingress.host must be a lower-case DNS name" \
+  '{image: app, ingress: {enabled: true, host: App.example.com, tlsSecretName: t}}'
+refused "spec.ingress.host must be a lower-case DNS name" \
+  '{image: app, ingress: {enabled: true, host: "a.*.example.com", tlsSecretName: t}}'
+# Equal quantities written differently, and a wildcard host, are fine.
+kubectl apply --dry-run=server -n "$NS" -f - >/dev/null <<'YAML' || fail "requests equal to limits, or a wildcard host, refused"
+apiVersion: sreracha.io/v1alpha1
+kind: Sreracha
+metadata: {name: equal}
+spec:
+  image: app
+  resources: {requests: {cpu: 1, memory: 1Gi}, limits: {cpu: 1000m, memory: 1024Mi}}
+  ingress: {enabled: true, host: "*.example.com", tlsSecretName: t}
+YAML
+pass "requests equal to limits (1 and 1000m, 1Gi and 1024Mi) and a wildcard Ingress host accepted"
 
 # And a good one passes, with the defaults filled in by the server.
 out="$(kubectl apply --dry-run=server -n "$NS" -o jsonpath='{.spec.replicas} {.spec.probe.path} {.spec.redis.mode}' -f - <<'YAML'

@@ -34,8 +34,8 @@ recovered() { [[ "$(condition app Ready)" == True && "$(condition app Degraded)"
 wait_until 75 "recovery after the Secret was created" recovered
 pass "recovered without a spec change once the Secret existed"
 
-# A spec the CRD accepts but the API server refuses once rendered: requests
-# above limits (422 on the Deployment). Degraded and Ready name the child and
+# A spec the CRD accepts but the API server refuses once rendered: an
+# extended resource requested without a limit (422 on the Deployment). Degraded and Ready name the child and
 # the server's message, a Warning event says it, and a fixed spec recovers.
 kubectl apply -n "$NS" -f - >/dev/null <<'YAML'
 apiVersion: sreracha.io/v1alpha1
@@ -45,20 +45,19 @@ spec:
   image: sreracha:e2e
   replicas: 1
   resources:
-    requests: {cpu: "2"}
-    limits: {cpu: "1"}
+    requests: {cpu: 100m, example.com/widgets: 2}
 YAML
 apply_failed() { [[ "$(kubectl get sreracha greedy -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="Degraded")].reason}')" == ApplyFailed ]]; }
 wait_until 30 "Degraded ApplyFailed" apply_failed
 message="$(kubectl get sreracha greedy -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="Degraded")].message}')"
-[[ "$message" == "apply Deployment greedy refused by the API server (422 Invalid): "*"must be less than or equal to cpu limit"* ]] ||
+[[ "$message" == "apply Deployment greedy refused by the API server (422 Invalid): "*"Limit must be set for non overcommitable resources"* ]] ||
   fail "Degraded does not name the child and the API's message: $message"
 [[ "$(kubectl get sreracha greedy -n "$NS" -o jsonpath='{.status.conditions[?(@.type=="Ready")].reason}')" == ApplyFailed ]] ||
   fail "Ready does not say ApplyFailed"
 [[ -n "$(kubectl get events -n "$NS" --field-selector reason=ApplyFailed,type=Warning -o name)" ]] ||
   fail "no ApplyFailed Warning event"
 pass "refused child: Degraded and Ready ApplyFailed: $message"
-kubectl patch sreracha greedy -n "$NS" --type merge -p '{"spec":{"resources":{"requests":{"cpu":"500m"}}}}' >/dev/null
+kubectl patch sreracha greedy -n "$NS" --type merge -p '{"spec":{"resources":{"requests":{"example.com/widgets":null}}}}' >/dev/null
 greedy_recovered() { [[ "$(condition greedy Ready)" == True && "$(condition greedy Degraded)" == False ]]; }
-wait_until 60 "recovery after the requests were lowered" greedy_recovered
+wait_until 60 "recovery after the extended resource was dropped" greedy_recovered
 pass "recovered once the spec was fixed"

@@ -30,11 +30,12 @@ std::optional<long double> parse_quantity(std::string_view text) {
     return std::nullopt;
   }
   const std::string_view suffix = text.substr(i);
-  static const std::pair<std::string_view, long double> kSuffixes[] = {
+  // Sub-units divide: 1e-3 has no exact binary form, and 1000 * 1e-3 is not
+  // 1, but 1000 / 1000 is.
+  static const std::pair<std::string_view, long double> kDivisors[] = {
+      {"n", 1e9L}, {"u", 1e6L}, {"m", 1e3L}};
+  static const std::pair<std::string_view, long double> kMultipliers[] = {
       {"", 1},
-      {"n", 1e-9L},
-      {"u", 1e-6L},
-      {"m", 1e-3L},
       {"k", 1e3L},
       {"M", 1e6L},
       {"G", 1e9L},
@@ -47,7 +48,10 @@ std::optional<long double> parse_quantity(std::string_view text) {
       {"Ti", 1099511627776.0L},
       {"Pi", 1125899906842624.0L},
       {"Ei", 1152921504606846976.0L}};
-  for (const auto& [name, factor] : kSuffixes) {
+  for (const auto& [name, divisor] : kDivisors) {
+    if (suffix == name) return number / divisor;
+  }
+  for (const auto& [name, factor] : kMultipliers) {
     if (suffix == name) return number * factor;
   }
   if (suffix.size() > 1 && (suffix[0] == 'e' || suffix[0] == 'E')) {
@@ -62,12 +66,6 @@ std::optional<long double> parse_quantity(std::string_view text) {
   return std::nullopt;
 }
 
-std::optional<long double> quantity_value(const json& value) {
-  if (value.is_number()) return value.get<long double>();
-  if (value.is_string()) return parse_quantity(value.get_ref<const std::string&>());
-  return std::nullopt;
-}
-
 // A value the API server omits when it is set to it (Go's omitempty).
 bool zero_value(const json& value) {
   if (value.is_object() || value.is_array()) return value.empty();
@@ -77,6 +75,12 @@ bool zero_value(const json& value) {
 }
 
 }  // namespace
+
+std::optional<long double> quantity_value(const json& value) {
+  if (value.is_number()) return value.get<long double>();
+  if (value.is_string()) return parse_quantity(value.get_ref<const std::string&>());
+  return std::nullopt;
+}
 
 bool contains(const json& observed, const json& desired) {
   if (desired.is_object()) {

@@ -12,6 +12,7 @@
 
 #include <compare>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ namespace runtime {
 // (fields the server adds, like defaults and status, are ignored; an empty
 // map or list we set may be omitted by the server; 1 equals 1.0).
 bool contains(const nlohmann::json& observed, const nlohmann::json& desired);
+
+// The value of a Kubernetes resource quantity given as a number or a string
+// ("500m", "1Gi", "1e3", 0.5), or nothing when it is not one.
+std::optional<long double> quantity_value(const nlohmann::json& value);
 
 // A stable hash (FNV-1a, 16 hex digits) of the object as it will be applied.
 std::string applied_hash(const nlohmann::json& object);

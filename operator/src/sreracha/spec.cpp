@@ -3,9 +3,12 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cmath>
 #include <initializer_list>
 #include <limits>
 #include <set>
+
+#include "runtime/children.h"
 
 namespace sreracha {
 
@@ -364,12 +367,42 @@ void check_redis(std::vector<std::string>& problems, const RedisSpec& redis) {
   }
 }
 
+// Requests above limits, compared where both name the resource and both are
+// quantities (a malformed one is the API server's to refuse, with its own
+// message).
+bool requests_within_limits(const json& resources) {
+  if (!resources.is_object()) return true;
+  const json& requests = resources.value("requests", json::object());
+  const json& limits = resources.value("limits", json::object());
+  if (!requests.is_object() || !limits.is_object()) return true;
+  for (const auto& [name, request] : requests.items()) {
+    if (!limits.contains(name)) continue;
+    const auto r = runtime::quantity_value(request);
+    const auto l = runtime::quantity_value(limits[name]);
+    // Relative slack: "0.1" and "100m" are the same quantity as doubles go.
+    if (r && l && *r > *l + 1e-12L * std::fabs(*l)) return false;
+  }
+  return true;
+}
+
+// An Ingress host as networking/v1 takes it: a lower-case DNS name, whose
+// first label may be the wildcard "*".
+bool ingress_host_ok(const std::string& host) {
+  std::string_view rest = host;
+  if (rest.starts_with("*.")) rest.remove_prefix(2);
+  return is_dns_name(std::string(rest));
+}
+
 void check_ingress(std::vector<std::string>& problems, const IngressSpec& ingress) {
   if (ingress.alb.scheme != "internet-facing" && ingress.alb.scheme != "internal") {
     problems.push_back("spec.ingress.alb.scheme must be internet-facing or internal");
   }
   if (!ingress.enabled) return;
-  if (ingress.host.empty()) problems.emplace_back(messages::kIngressNeedsHost);
+  if (ingress.host.empty()) {
+    problems.emplace_back(messages::kIngressNeedsHost);
+  } else if (!ingress_host_ok(ingress.host)) {
+    problems.emplace_back(messages::kIngressHostIsDnsName);
+  }
   bool alb = ingress.class_name == "alb";
   if (alb && ingress.alb.certificate_arn.empty() && ingress.tls_secret_name.empty()) {
     problems.emplace_back(messages::kAlbNeedsCertificate);
@@ -513,6 +546,11 @@ std::vector<std::string> validate(const SrerachaSpec& spec) {
   check_min(problems, "spec.stagger.recycleMarginSeconds", stagger.recycle_margin_seconds, 0);
   check_min(problems, "spec.stagger.startIntervalSeconds", stagger.start_interval_seconds, 0);
 
+  if (!requests_within_limits(spec.resources))
+    problems.emplace_back(messages::kRequestsWithinLimits);
+  if (!requests_within_limits(spec.redis.local.resources)) {
+    problems.emplace_back(messages::kRedisRequestsWithinLimits);
+  }
   check_redis(problems, spec.redis);
   check_ingress(problems, spec.ingress);
 

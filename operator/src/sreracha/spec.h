@@ -218,6 +218,15 @@ inline constexpr std::string_view kMarginBelowLifetime =
 inline constexpr std::string_view kStartupFitsLifetime =
     "spec.stagger.startupSeconds plus recycleMarginSeconds must be less than "
     "spec.stagger.appLifetimeSeconds (a replacement must be Ready before the pod it replaces ends)";
+inline constexpr std::string_view kRequestsWithinLimits =
+    "spec.resources.requests must not exceed spec.resources.limits (the API server refuses "
+    "such a Pod)";
+inline constexpr std::string_view kRedisRequestsWithinLimits =
+    "spec.redis.local.resources.requests must not exceed spec.redis.local.resources.limits (the "
+    "API server refuses such a Pod)";
+inline constexpr std::string_view kIngressHostIsDnsName =
+    "spec.ingress.host must be a lower-case DNS name, optionally starting with *. (the API "
+    "server refuses any other Ingress host)";
 inline constexpr std::string_view kNameLength =
     "metadata.name must be at most 57 characters (the Service <name>-redis must fit in 63)";
 inline constexpr std::string_view kNameDnsLabel =

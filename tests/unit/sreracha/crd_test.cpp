@@ -169,6 +169,9 @@ TEST(Crd, CelMessagesAreTheMessagesOfValidate) {
       std::string(messages::kEndpointsTlsNeedsServerName),
       std::string(messages::kServerNameNeedsTls),
       std::string(messages::kServerNameIsDnsName),
+      std::string(messages::kRequestsWithinLimits),
+      std::string(messages::kRedisRequestsWithinLimits),
+      std::string(messages::kIngressHostIsDnsName),
   };
   EXPECT_EQ(in_crd, expected);
 }

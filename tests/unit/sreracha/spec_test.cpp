@@ -308,6 +308,23 @@ INSTANTIATE_TEST_SUITE_P(
         Rule{"IngressWithoutHost",
              {{"ingress", {{"enabled", true}, {"tlsSecretName", "t"}}}},
              std::string(messages::kIngressNeedsHost)},
+        Rule{
+            "IngressHostUpperCase",
+            {{"ingress", {{"enabled", true}, {"host", "App.example.com"}, {"tlsSecretName", "t"}}}},
+            std::string(messages::kIngressHostIsDnsName)},
+        Rule{
+            "IngressHostInnerWildcard",
+            {{"ingress", {{"enabled", true}, {"host", "a.*.example.com"}, {"tlsSecretName", "t"}}}},
+            std::string(messages::kIngressHostIsDnsName)},
+        Rule{"RequestsAboveLimits",
+             {{"resources", {{"requests", {{"cpu", "2"}}}, {"limits", {{"cpu", 1}}}}}},
+             std::string(messages::kRequestsWithinLimits)},
+        Rule{"RedisRequestsAboveLimits",
+             {{"redis",
+               {{"local",
+                 {{"resources",
+                   {{"requests", {{"memory", "1Gi"}}}, {"limits", {{"memory", "512Mi"}}}}}}}}}},
+             std::string(messages::kRedisRequestsWithinLimits)},
         Rule{"AlbWithoutCertificate",
              {{"ingress", {{"enabled", true}, {"className", "alb"}, {"host", "a.example.com"}}}},
              std::string(messages::kAlbNeedsCertificate)},
@@ -353,6 +370,14 @@ TEST(Validate, AcceptsTheValidVariants) {
            json{
                {"ingress", {{"enabled", true}, {"host", "a.example.com"}, {"tlsSecretName", "t"}}}},
            json{{"ingress", {{"enabled", false}, {"className", "nginx"}}}},
+           json{
+               {"ingress", {{"enabled", true}, {"host", "*.example.com"}, {"tlsSecretName", "t"}}}},
+           // Equal, written differently; a malformed quantity is the API
+           // server's to refuse; a request without its limit is no conflict.
+           json{{"resources",
+                 {{"requests", {{"cpu", 1}, {"memory", "1Gi"}, {"example.com/w", "abc"}}},
+                  {"limits", {{"cpu", "1000m"}, {"memory", "1024Mi"}, {"example.com/w", 1}}}}}},
+           json{{"resources", {{"requests", {{"cpu", "5"}}}}}},
            json{{"replicas", 0}, {"port", 65535}, {"probe", {{"path", "/a?b=1&q=2"}}}},
            json{{"stagger", {{"appLifetimeSeconds", 30}, {"recycleMarginSeconds", 29}}}},
        }) {
