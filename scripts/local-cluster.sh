@@ -16,6 +16,8 @@
 #   scripts/local-cluster.sh kubeconfig  the admin kubeconfig's path
 #   scripts/local-cluster.sh node-status the real node: "ready", "skipped: <why>"
 #                                        or "failed: <why>" (exit 0 only when ready)
+#   scripts/local-cluster.sh nodes N     at least N fake nodes (benchmarks at scale;
+#                                        each holds 110 pods)
 #   scripts/local-cluster.sh kill etcd|kube-apiserver
 #                                        SIGKILL it (chaos tests)
 #   scripts/local-cluster.sh restart etcd|kube-apiserver
@@ -354,6 +356,12 @@ case "${1:-}" in
     if [[ -f "$NODE_STATUS" ]]; then cat "$NODE_STATUS"; else echo "skipped: the local cluster is not running"; fi
     [[ "$(cat "$NODE_STATUS" 2>/dev/null)" == ready ]]
     ;;
+  nodes)
+    [[ "${2:-}" =~ ^[0-9]+$ ]] || { echo "usage: $0 nodes N" >&2; exit 2; }
+    NODES="$2"
+    create_nodes
+    wait_for 60 "$NODES Ready nodes" nodes_ready
+    ;;
   kill | restart)
     case "${2:-}" in
       etcd | kube-apiserver) ;;
@@ -375,7 +383,7 @@ case "${1:-}" in
     fi
     ;;
   *)
-    echo "usage: $0 up|down|status|env|kubeconfig|node-status|kill|restart" >&2
+    echo "usage: $0 up|down|status|env|kubeconfig|node-status|nodes|kill|restart" >&2
     exit 2
     ;;
 esac

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# Both operators at scale, one after the other, on the local control plane
+# (kwok nodes): N Srerachas (replicas 1, Local Redis, no recycling, one auth
+# Secret) created with one `kubectl apply`, each operator with 4 workers and
+# one client-side token bucket of 20 requests/s, burst 30. Prints per run
+#
+#   scale: n=N op=OP run=I ready_s=.. cpu_s=.. peak_rss_mib=.. idle_rss_mib=.. empty_rss_mib=.. gets=.. writes=.. quiet_writes=..
+#
+# then per operator the medians over the runs (run=median), and
+#
+#   scale: ratio cpu=.. ready=.. peak_rss=..      (ours / the peer's medians)
+#
+# ready_s: apply to all Ready=True. cpu_s: user+system CPU of the operator
+# process from its start to all Ready; peak_rss_mib: its VmHWM then;
+# empty_rss_mib: VmRSS with its caches synced and no Sreracha; idle_rss_mib:
+# VmRSS after QUIET_S (30) idle seconds with all N converged; gets/writes:
+# rest_client_requests_total (both export it) at Ready, GET (lists and
+# watches too) and every other method; quiet_writes: writes while idle.
+#
+# The peer is ../shared/peer (a controller-runtime operator, see its
+# README), run with --skip-unchanged-applies ("skip": no apply when the
+# cached child carries the hash of what it would send) and a shared limiter;
+# it is built into the build tree, since shared/ may be read-only. Where the
+# folder is missing the peer column is skipped, and said so.
+#
+#   bench/scale.sh [--n N] [--repeat R]      (defaults 100 and 1)
+# Environment: PEER_SRC (../shared/peer), QUIET_S, READY_TIMEOUT (900 s),
+# SRERACHA_USE_EXISTING_CLUSTER=1 (the cluster in KUBECONFIG).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+N=100 REPEAT=1
+while (($#)); do
+  case "$1" in
+    --n) N="$2"; shift 2 ;;
+    --repeat) REPEAT="$2"; shift 2 ;;
+    *) echo "usage: $0 [--n N] [--repeat R]" >&2; exit 2 ;;
+  esac
+done
+[[ "$N" =~ ^[1-9][0-9]*$ && "$REPEAT" =~ ^[1-9][0-9]*$ ]] || { echo "--n and --repeat take positive integers" >&2; exit 2; }
+QUIET_S="${QUIET_S:-30}"
+READY_TIMEOUT="${READY_TIMEOUT:-900}"
+PEER_SRC="${PEER_SRC:-$ROOT/../shared/peer}"
+source "$ROOT/bench/lib.sh"  # the cluster, $BUILD, testlib.sh and operator.sh
+# scripts/setup.sh puts a Go in the tools' cache where the machine's is too old.
+for go_bin in "${XDG_CACHE_HOME:-$HOME/.cache}"/sreracha/go-*/go/bin; do
+  if [[ -x "$go_bin/go" ]]; then PATH="$go_bin:$PATH"; fi
+done
+
+ops=(sreracha)
+PEER_BIN="$BUILD/peer/peer-operator"
+if [[ -f "$PEER_SRC/go.mod" ]]; then
+  # Rebuilt when any of its sources is newer than the binary.
+  if [[ ! -x "$PEER_BIN" || -n "$(find "$PEER_SRC" -newer "$PEER_BIN" -name '*.go' -o -newer "$PEER_BIN" -name 'go.*' | head -1)" ]]; then
+    echo "scale: building the peer from $PEER_SRC into $PEER_BIN" >&2
+    mkdir -p "$(dirname "$PEER_BIN")"
+    (cd "$PEER_SRC" && CGO_ENABLED=0 GOFLAGS=-buildvcs=false go build -trimpath -ldflags '-s -w' -o "$PEER_BIN" .)
+  fi
+  ops+=(peer-skip)
+else
+  echo "scale: no peer at $PEER_SRC: only sreracha-operator is measured, and no ratio" >&2
+fi
+
+# App and Redis pod per Sreracha, a surge pod now and then: kwok nodes hold
+# 110 pods each. (A cluster of one's own must have the room already.)
+if [[ "${SRERACHA_USE_EXISTING_CLUSTER:-}" != 1 ]]; then
+  "$ROOT/scripts/local-cluster.sh" nodes $(((2 * N * 12 / 10) / 110 + 4)) >/dev/null
+fi
+
+TICKS="$(getconf CLK_TCK)"
+cpu_s() { awk -v t="$TICKS" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
+rss_mib() { awk -v f="$2:" '$1 == f {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
+# requests <port> get|write: rest_client_requests_total summed over GET, or
+# over every other method.
+requests() {
+  curl -fsS "http://127.0.0.1:$1/metrics" | awk -v want="$2" '
+    /^rest_client_requests_total\{/ {
+      get = ($0 ~ /method="GET"/)
+      if ((want == "get") == get) sum += $NF
+    }
+    END {printf "%d", sum}'
+}
+ready_count() {
+  kubectl get sreracha -n "$NS" -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
+    grep -c '^True$' || true
+}
+srerachas() {
+  cat <<YAML
+apiVersion: v1
+kind: Secret
+metadata: {name: redis-auth, labels: {sreracha.io/watch: "true"}}
+stringData: {password: bench-only}
+YAML
+  for ((i = 1; i <= N; i++)); do
+    cat <<YAML
+---
+apiVersion: sreracha.io/v1alpha1
+kind: Sreracha
+metadata: {name: s$i}
+spec:
+  image: sreracha:e2e
+  replicas: 1
+  stagger: {appLifetimeSeconds: 0}
+  redis: {mode: Local, authSecretRef: {name: redis-auth}}
+YAML
+  done
+}
+
+# start <op>: starts it on $NS; sets PID and PORT (its metrics).
+start() {
+  PORT="$(free_port)"
+  local health log="$LOG_DIR/$1-$NS.log"
+  health="$(free_port)"
+  case "$1" in
+    sreracha)
+      "$BIN" --kubeconfig "$KUBECONFIG" --namespace "$NS" --log-level warn --redis-check=false \
+        --metrics-bind-address "127.0.0.1:$PORT" --health-probe-bind-address "127.0.0.1:$health" \
+        --max-concurrent-reconciles 4 --kube-api-qps 20 --kube-api-burst 30 >"$log" 2>&1 &
+      ;;
+    peer-skip)
+      "$PEER_BIN" --kubeconfig "$KUBECONFIG" --namespace "$NS" --zap-log-level error \
+        --metrics-bind-address "127.0.0.1:$PORT" --health-probe-bind-address "127.0.0.1:$health" \
+        --max-concurrent-reconciles 4 --kube-api-qps 20 --kube-api-burst 30 \
+        --kube-api-shared-limiter --skip-unchanged-applies >"$log" 2>&1 &
+      ;;
+  esac
+  PID=$!
+  started() { curl -fsS -o /dev/null "http://127.0.0.1:$health/readyz" 2>/dev/null; }
+  wait_until 60 "$1's /readyz" started
+}
+
+LOG_DIR="$(mktemp -d /tmp/sreracha-scale.XXXXXX)"
+echo "scale: operator logs in $LOG_DIR" >&2
+declare -A results  # results[op,field] = space-separated values over runs
+run_one() {  # run_one <op> <run>
+  local op="$1" run="$2" t0 ready_s cpu peak empty gets writes idle quiet
+  test_namespace "scale"
+  install_crd
+  start "$op"
+  trap 'kill "$PID" 2>/dev/null || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  sleep 2  # caches synced and settled: the empty figure
+  empty="$(rss_mib "$PID" VmRSS)"
+  t0=$(date +%s.%N)
+  srerachas | kubectl apply -n "$NS" -f - >/dev/null
+  # Polled once a second: listing N objects is load of its own.
+  until [[ "$(ready_count)" == "$N" ]]; do
+    (($(date +%s) - ${t0%.*} < READY_TIMEOUT)) || fail "$op: not all $N Ready after $READY_TIMEOUT s; log: $LOG_DIR"
+    sleep 1
+  done
+  ready_s="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')"
+  cpu="$(cpu_s "$PID")"
+  peak="$(rss_mib "$PID" VmHWM)"
+  gets="$(requests "$PORT" get)"
+  writes="$(requests "$PORT" write)"
+  sleep "$QUIET_S"
+  idle="$(rss_mib "$PID" VmRSS)"
+  quiet=$(($(requests "$PORT" write) - writes))
+  kill -0 "$PID" || fail "$op exited; log: $LOG_DIR"
+  kill "$PID"
+  wait "$PID" 2>/dev/null || true
+  echo "scale: n=$N op=$op run=$run ready_s=$ready_s cpu_s=$cpu peak_rss_mib=$peak idle_rss_mib=$idle empty_rss_mib=$empty gets=$gets writes=$writes quiet_writes=$quiet"
+  local field value
+  for field in ready_s cpu peak idle empty gets writes quiet; do
+    value="${!field}"
+    results[$op,$field]+="$value "
+  done
+  # The next run needs the fake nodes' pod slots back.
+  kubectl delete namespace "$NS" --wait=false >/dev/null
+  gone() { ! kubectl get namespace "$NS" >/dev/null 2>&1; }
+  wait_until 600 "namespace $NS deleted" gone
+  trap - EXIT
+}
+
+median() { tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {printf "%s", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+for ((r = 1; r <= REPEAT; r++)); do
+  for op in "${ops[@]}"; do run_one "$op" "$r"; done
+done
+declare -A med
+for op in "${ops[@]}"; do
+  line="scale: n=$N op=$op run=median"
+  for field in ready_s:ready_s cpu:cpu_s peak:peak_rss_mib idle:idle_rss_mib empty:empty_rss_mib gets:gets writes:writes quiet:quiet_writes; do
+    med[$op,${field%%:*}]="$(median <<<"${results[$op,${field%%:*}]}")"
+    line+=" ${field#*:}=${med[$op,${field%%:*}]}"
+  done
+  echo "$line"
+done
+if [[ " ${ops[*]} " == *" peer-skip "* ]]; then
+  ratio() { awk -v a="${med[sreracha,$1]}" -v b="${med[peer-skip,$1]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+  echo "scale: ratio cpu=$(ratio cpu) ready=$(ratio ready_s) peak_rss=$(ratio peak)"
+fi
