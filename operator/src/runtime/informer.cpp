@@ -186,6 +186,19 @@ void Informer::run() {
   }
 }
 
+namespace {
+
+// What a cache keeps of an object: all but metadata.managedFields, often the
+// larger part of a small object and read by nothing that reads a cache
+// (controller-runtime's TransformStripManagedFields does the same).
+void strip_for_cache(nlohmann::json& object) {
+  if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
+    metadata->erase("managedFields");
+  }
+}
+
+}  // namespace
+
 void Informer::relist() {
   kube::ListOptions options;
   options.label_selector = options_.label_selector;
@@ -213,6 +226,7 @@ void Informer::relist() {
           store_.get(item["metadata"].value("namespace", ""), item["metadata"].value("name", ""));
       // Same version: nothing happened to it while we were not watching.
       if (cached && resource_version_of(*cached) == resource_version_of(item)) continue;
+      strip_for_cache(item);
       auto object = std::make_shared<const nlohmann::json>(std::move(item));
       auto old = store_.upsert(object);
       if (old) {
@@ -279,7 +293,9 @@ void Informer::apply_event(const kube::WatchEvent& event) {
   spdlog::trace("informer {}: {} {} at resourceVersion {}", description(), event.type, key,
                 resource_version_of(event.object));
   if (event.type == "ADDED" || event.type == "MODIFIED") {
-    auto object = std::make_shared<const nlohmann::json>(event.object);
+    nlohmann::json copy = event.object;
+    strip_for_cache(copy);
+    auto object = std::make_shared<const nlohmann::json>(std::move(copy));
     auto old = store_.upsert(object);
     if (!old) {
       dispatch_add(object);

@@ -25,12 +25,14 @@ class FakeApiServer {
   void put(const std::string& name, const std::string& data) {
     std::lock_guard lock(mu_);
     const bool exists = objects_.contains(name);
-    json object = {
-        {"apiVersion", "v1"},
-        {"kind", "ConfigMap"},
-        {"metadata",
-         {{"namespace", "ns"}, {"name", name}, {"resourceVersion", std::to_string(++rv_)}}},
-        {"data", {{"v", data}}}};
+    json object = {{"apiVersion", "v1"},
+                   {"kind", "ConfigMap"},
+                   {"metadata",
+                    {{"namespace", "ns"},
+                     {"name", name},
+                     {"resourceVersion", std::to_string(++rv_)},
+                     {"managedFields", {{{"manager", "kubectl"}, {"operation", "Update"}}}}}},
+                   {"data", {{"v", data}}}};
     objects_[name] = object;
     history_.push_back({rv_, {exists ? "MODIFIED" : "ADDED", object}});
     changed_.notify_all();
@@ -238,6 +240,26 @@ TEST(Informer, ListsThenWatchesAddsUpdatesAndDeletes) {
   EXPECT_EQ((*informer.store().get("ns", "a"))["data"]["v"], "2");
   EXPECT_EQ(informer.store().get("ns", "b"), nullptr);
   EXPECT_EQ(informer.list_count(), 1u);
+}
+
+// managedFields is often most of a small object and nothing reads it from a
+// cache: neither listed nor watched copies keep it.
+TEST(Informer, CachedObjectsHaveNoManagedFields) {
+  FakeApiServer api;
+  api.put("listed", "1");
+  Informer informer(api.list_watch(), fast_retries());
+  Recorder recorder;
+  informer.add_handler(recorder.handler());
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.has_synced(); }));
+  api.put("watched", "1");
+  ASSERT_TRUE(recorder.wait_for(2));
+  for (const char* name : {"listed", "watched"}) {
+    auto cached = informer.store().get("ns", name);
+    ASSERT_NE(cached, nullptr) << name;
+    EXPECT_FALSE((*cached)["metadata"].contains("managedFields")) << name;
+    EXPECT_EQ((*cached)["metadata"]["name"], name);
+  }
 }
 
 TEST(Informer, ResumesAnEndedWatchFromTheLastVersionWithoutRelisting) {
