@@ -2,10 +2,14 @@
 // describe" shows them), as client-go's recorder writes them.
 //
 // event() never throws and never blocks on the API: events are queued and
-// sent by a background thread; failures are logged. The same (object, type,
-// reason, message) again bumps count and lastTimestamp of the Event already
-// written (a merge patch) instead of creating a new one, so a reconcile loop
-// reporting the same thing does not flood the namespace.
+// sent by a background thread; failures are logged. As client-go's
+// correlator aggregates them, there is one Event per (object, type, reason):
+// a later one bumps its count and lastTimestamp and, when its message
+// differs, replaces the message, marked "(combined from similar events): "
+// (a merge patch, not a new Event). Events still queued for the same key are
+// folded into one request, and the sender keeps to its own token bucket
+// (default 5/s, burst 25), so a burst of events costs a few requests and
+// never takes the client's rate limit from the reconciles.
 #pragma once
 
 #include <chrono>
@@ -19,6 +23,7 @@
 
 #include "kube/interface.h"
 #include "kube/mutex.h"
+#include "kube/rate_limiter.h"
 
 namespace runtime {
 
@@ -27,6 +32,8 @@ struct EventRecorderOptions {
   std::string instance;   // reportingInstance (e.g. the pod name)
   std::size_t max_queued = 1000;      // beyond this, events are dropped (logged)
   std::size_t max_remembered = 4096;  // Events remembered for deduplication
+  double qps = 5;                     // requests per second the sender may use; <= 0: no limit
+  int burst = 25;
 };
 
 // Threading: every member may be called from any thread.
@@ -56,10 +63,14 @@ class EventRecorder {
   struct Pending {
     nlohmann::json involved;  // the involvedObject reference
     std::string type, reason, message;
+    std::string key;        // namespace/name/uid/type/reason
+    long long count = 1;    // occurrences folded into this one
+    bool combined = false;  // folded from events with other messages
   };
   struct Written {
     std::string name;  // the Event's name
     long long count = 0;
+    std::string message;
   };
 
   void run() EXCLUDES(mu_);
@@ -74,6 +85,7 @@ class EventRecorder {
   bool sending_ GUARDED_BY(mu_) = false;  // one taken off the queue, in flight
   bool stopping_ GUARDED_BY(mu_) = false;
   kube::CancelToken cancel_;  // cancelled by stop() after its flush: ends a send in flight
+  kube::TokenBucket bucket_;
   // Dedup key -> Event written; touched by the sender thread only.
   std::map<std::string, Written> written_;
   std::thread thread_;

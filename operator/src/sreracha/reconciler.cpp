@@ -329,20 +329,19 @@ struct Reconciler::Pass {
     const auto changes = runtime::apply_and_prune(
         r.client_, inst.ns, std::move(desired), may_own,
         [this](const runtime::ChildKey& child) { return observed(child); }, r.children_, ctx);
+    // One Event per kind of change, naming every child: a new instance gets
+    // "Deployment web-redis, Service web-redis, ... created", not six Events
+    // that the recorder would fold into one anyway.
+    std::string created, updated, deleted;
     for (const auto& change : changes) {
-      const std::string what = change.key.kind + " " + change.key.name;
-      switch (change.action) {
-        case runtime::ChildChange::Action::Created:
-          event("Normal", "Created", what + " created");
-          break;
-        case runtime::ChildChange::Action::Updated:
-          event("Normal", "Updated", what + " updated to the spec");
-          break;
-        case runtime::ChildChange::Action::Deleted:
-          event("Normal", "Deleted", what + " deleted (no longer in the spec)");
-          break;
-      }
+      std::string& list = change.action == runtime::ChildChange::Action::Created   ? created
+                          : change.action == runtime::ChildChange::Action::Updated ? updated
+                                                                                   : deleted;
+      list += (list.empty() ? "" : ", ") + change.key.kind + " " + change.key.name;
     }
+    if (!created.empty()) event("Normal", "Created", created + " created");
+    if (!updated.empty()) event("Normal", "Updated", updated + " updated to the spec");
+    if (!deleted.empty()) event("Normal", "Deleted", deleted + " deleted (no longer in the spec)");
   }
 
   // What staggering decided for the app Deployment this pass.

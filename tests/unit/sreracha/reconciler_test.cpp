@@ -11,6 +11,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "sreracha/stagger.h"
 #include "support/fake_client.h"
 
@@ -264,7 +266,21 @@ TEST_F(Reconcile, ANewSrerachaGetsEveryChildOnceAndAStatus) {
   EXPECT_EQ(condition("Ready")["reason"], "NotReady");
   EXPECT_EQ(condition("Degraded")["status"], "False");
   EXPECT_EQ(condition("RedisReady")["reason"], "LocalRedisNotReady");
-  EXPECT_THAT(events(), ::testing::Contains("Normal Created: Deployment web created"));
+  // One Event naming every child created.
+  const auto sent = events();
+  ASSERT_EQ(sent.size(), 1u);
+  const std::string prefix = "Normal Created: ", suffix = " created";
+  ASSERT_TRUE(sent[0].starts_with(prefix) && sent[0].ends_with(suffix)) << sent[0];
+  std::set<std::string> children;
+  std::string list = sent[0].substr(prefix.size(), sent[0].size() - prefix.size() - suffix.size());
+  for (std::size_t at = 0, comma = 0; comma != std::string::npos; at = comma + 2) {
+    comma = list.find(", ", at);
+    children.insert(list.substr(at, comma - at));
+  }
+  EXPECT_EQ(children,
+            (std::set<std::string>{"Deployment web", "Deployment web-redis", "Service web",
+                                   "Service web-redis", "NetworkPolicy web-redis",
+                                   "PodDisruptionBudget web"}));
   EXPECT_TRUE(result.requeue_after.has_value()) << "the next replica's start is due later";
 }
 
