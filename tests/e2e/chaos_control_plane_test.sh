@@ -56,9 +56,15 @@ outage() {
     fail "not converged within 30 s of restarting $component"
   fi
   local converged_after=$((SECONDS - restarted))
+  # Where the rest of the wait goes: the second pod of the Deployment scaled
+  # after the restart is kube-controller-manager's to create, and kwok's to
+  # make Ready.
+  pods_made() { [[ "$(kubectl get deploy "$5" -n "$NS" -o jsonpath='{.status.replicas}')" -ge 2 ]]; }
+  wait_until 120 "kube-controller-manager to create the second pod of $5" pods_made "$@"
+  local pods_after=$((SECONDS - restarted))
   wait_until 120 "all Ready after restarting $component" all_ready
   kill -0 "$OPERATOR_PID" 2>/dev/null || fail "the operator exited after $component came back"
-  pass "$component down ${down_for} s: children and status converged ${converged_after} s after its restart, all Ready after $((SECONDS - restarted)) s"
+  pass "$component down ${down_for} s: children and status converged ${converged_after} s after its restart; kube-controller-manager made the new pod after ${pods_after} s; all Ready after $((SECONDS - restarted)) s"
 }
 outage kube-apiserver 20 s1 s2 s3
 outage etcd 15 s4 s5 s6
