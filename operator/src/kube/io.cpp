@@ -98,10 +98,14 @@ class Driver {
   void wait(const std::function<bool()>& done,
             const std::function<void(std::function<void()>)>& subscribe) {
     // Runs as a handler once the task is done, whoever finished it: running
-    // makes the driver's run_one_for() return, and a follower hears the cv.
-    subscribe([this] {
+    // makes the driver's run_one_for() return, and wakes this waiter if it
+    // follows. Only this one: waking every follower on every completion
+    // (a shared condition variable) cost more CPU in context switches than
+    // the requests themselves, with a dozen watches waiting.
+    auto me = std::make_shared<std::condition_variable>();
+    subscribe([this, me] {
       MutexLock lock(mu_);
-      if (followers_ > 0) followers_cv_.notify_all();
+      me->notify_one();
     });
     if (this_thread_drives) {
       // A handler on a driving thread waits: it runs the I/O itself.
@@ -112,18 +116,28 @@ class Driver {
     bool following = false;
     while (!done()) {
       if (!driving_) {
+        if (following) {
+          std::erase(followers_, me.get());
+          following = false;
+        }
         drive(done);
         break;
       }
       if (!following) {
         following = true;
-        ++followers_;
+        followers_.push_back(me.get());
         if (background_driving_) nudge();  // make it give way
         continue;
       }
-      followers_cv_.wait(lock.native());
+      me->wait(lock.native());
     }
-    if (following && --followers_ == 0 && !driving_ && background_waits_for_release_) {
+    if (!following) return;
+    std::erase(followers_, me.get());
+    if (driving_) return;
+    // Woken to take the free role but done meanwhile: hand it on.
+    if (!followers_.empty()) {
+      followers_.front()->notify_one();
+    } else if (background_waits_for_release_) {
       background_cv_.notify_all();  // it waited for the followers, which are gone
     }
   }
@@ -155,7 +169,7 @@ class Driver {
     driving_ = false;
     this_thread_drives = false;
     released_at_ = Clock::now();
-    if (followers_ > 0) followers_cv_.notify_all();
+    if (!followers_.empty()) followers_.front()->notify_one();  // one of them drives next
     // The background thread needs to hear once, to start its quiet timer.
     if (background_waits_for_release_) background_cv_.notify_all();
   }
@@ -163,7 +177,7 @@ class Driver {
   void run_background() {
     MutexLock lock(mu_);
     while (!stop_) {
-      if (driving_ || followers_ > 0) {
+      if (driving_ || !followers_.empty()) {
         background_waits_for_release_ = true;
         background_cv_.wait(lock.native());
         background_waits_for_release_ = false;
@@ -187,7 +201,7 @@ class Driver {
 
   bool should_give_way() EXCLUDES(mu_) {
     MutexLock lock(mu_);
-    return stop_ || followers_ > 0;
+    return stop_ || !followers_.empty();
   }
 
   // Posts heartbeats; starts a rescuer when one is not run in time, and ends
@@ -251,13 +265,14 @@ class Driver {
   }
 
   Mutex mu_;
-  std::condition_variable followers_cv_;   // the role is free, or a task is done
   std::condition_variable background_cv_;  // the role is free, or stop
   std::condition_variable watchdog_cv_;    // a heartbeat ran, or stop
   bool driving_ GUARDED_BY(mu_) = false;
   bool background_driving_ GUARDED_BY(mu_) = false;
   bool background_waits_for_release_ GUARDED_BY(mu_) = false;
-  int followers_ GUARDED_BY(mu_) = 0;  // waiting while others drive
+  // Waiting while others drive, each on its own condition variable: woken
+  // when its task is done, or (the first) when the role is free.
+  std::vector<std::condition_variable*> followers_ GUARDED_BY(mu_);
   bool stop_ GUARDED_BY(mu_) = false;
   Clock::time_point released_at_ GUARDED_BY(mu_) = {};
   std::uint64_t beat_ran_ GUARDED_BY(mu_) = 0;  // the last heartbeat run
