@@ -42,9 +42,7 @@ bool WatchDecoder::feed(std::string_view bytes, const std::function<bool(WatchEv
       go_on = emit(bytes.substr(0, newline), on_event);  // the whole line is in this read
     } else {
       partial_.append(bytes.substr(0, newline));
-      std::string line;
-      line.swap(partial_);
-      go_on = emit(line, on_event);
+      go_on = emit_partial(on_event);
     }
     if (!go_on) return false;
     bytes.remove_prefix(newline + 1);
@@ -53,9 +51,23 @@ bool WatchDecoder::feed(std::string_view bytes, const std::function<bool(WatchEv
 }
 
 bool WatchDecoder::finish(const std::function<bool(WatchEvent&&)>& on_event) {
-  std::string line;
-  line.swap(partial_);
-  return emit(line, on_event);
+  return emit_partial(on_event);
+}
+
+bool WatchDecoder::emit_partial(const std::function<bool(WatchEvent&&)>& on_event) {
+  // The line is gone once handed out, also when it (or the handler) threw.
+  const auto release = [this] {
+    partial_.clear();
+    if (partial_.capacity() > kKeptLineBytes) partial_.shrink_to_fit();
+  };
+  try {
+    const bool go_on = emit(partial_, on_event);
+    release();
+    return go_on;
+  } catch (...) {
+    release();
+    throw;
+  }
 }
 
 bool WatchDecoder::emit(std::string_view line, const std::function<bool(WatchEvent&&)>& on_event) {

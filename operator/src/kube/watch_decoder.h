@@ -48,6 +48,13 @@ class WatchDecoder {
 
  private:
   bool emit(std::string_view line, const std::function<bool(WatchEvent&&)>& on_event);
+  // Emits partial_ and empties it, keeping its buffer for the next line: a
+  // fresh buffer grown by doubling for every event that spans reads (most
+  // of them) was the operator's largest CPU cost at scale, mostly glibc's
+  // consolidation of freed chunks that each large allocation starts. A
+  // buffer grown for an unusually large event is given back.
+  bool emit_partial(const std::function<bool(WatchEvent&&)>& on_event);
+  static constexpr std::size_t kKeptLineBytes = 1u << 20;
 
   std::size_t max_event_bytes_;
   std::string partial_;

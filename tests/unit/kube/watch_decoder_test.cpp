@@ -139,6 +139,24 @@ TEST(WatchDecoder, MalformedEventsThrowWithoutQuotingTheBytes) {
   EXPECT_EQ(decode_watch_event(R"({"type":"BOOKMARK","object":{"a":1}})").object["a"], 1);
 }
 
+// The decoder reuses the buffer of a line that spans reads: a line that
+// threw must not linger in it and spoil the next.
+TEST(WatchDecoder, ALineThatThrewLeavesNothingBehind) {
+  WatchDecoder decoder;
+  std::vector<std::string> names;
+  const auto collect = [&](WatchEvent&& event) {
+    names.push_back(event.object["metadata"].value("name", ""));
+    return true;
+  };
+  decoder.feed("{\"type\":\"ADD", collect);
+  EXPECT_THROW(decoder.feed("ED\",\"object\":{\n", collect), WatchDecodeError);
+  EXPECT_EQ(decoder.pending(), 0u);
+  const std::string next = event_line("b", 5);
+  decoder.feed(next.substr(0, 10), collect);
+  decoder.feed(next.substr(10), collect);
+  EXPECT_EQ(names, std::vector<std::string>{"b"});
+}
+
 TEST(WatchDecoder, RefusesAnEventLargerThanItsLimit) {
   WatchDecoder decoder(1000);
   const auto ignore = [](WatchEvent&&) { return true; };
