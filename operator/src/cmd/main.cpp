@@ -14,6 +14,7 @@
 
 #include "cmd/version.h"
 #include "kube/client.h"
+#include "kube/tls.h"
 #include "runtime/builder.h"
 #include "runtime/logging.h"
 #include "runtime/manager.h"
@@ -69,6 +70,7 @@ int render_command(const std::string& file) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  kube::tls::isolate_default_trust();  // before any thread; see kube/tls.h
   CLI::App app{"sreracha-operator: keeps sreracha instances available on Kubernetes"};
   app.set_version_flag("--version", std::string("sreracha-operator ") + sreracha::version());
 

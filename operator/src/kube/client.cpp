@@ -18,6 +18,7 @@
 #include "kube/mutex.h"
 #include "kube/paths.h"
 #include "kube/rate_limiter.h"
+#include "kube/tls.h"
 #include "kube/watch_decoder.h"
 
 namespace kube {
@@ -45,6 +46,10 @@ void configure_tls(boost::asio::ssl::context& context, const TlsMaterial& tls) {
     // that cpprestsdk loads by default.
     SSL_CTX_set_cert_store(context.native_handle(), X509_STORE_new());
     context.add_certificate_authority(boost::asio::buffer(tls.ca_pem));
+  } else {
+    // The system's CAs, loaded once (tls.h): cpprestsdk's own load of them
+    // is empty once isolate_default_trust() has run.
+    SSL_CTX_set1_cert_store(context.native_handle(), tls::system_trust());
   }
   if (!tls.cert_pem.empty()) {
     context.use_certificate_chain(boost::asio::buffer(tls.cert_pem));
@@ -65,6 +70,7 @@ struct Call {
   std::string what;  // "get configmaps default/web", for messages
   std::optional<std::string> body;
   std::string content_type;
+  std::string accept = "application/json";
   bool idempotent = true;
   Context ctx;  // bounds the whole call: waits, retries and each attempt
 
@@ -126,6 +132,12 @@ class AttemptAbort {
   std::uint64_t callback_id_ = 0;
   std::optional<io::Alarm> deadline_;
 };
+
+// The Accept header that asks for objects as `as` (PartialObjectMetadata or
+// its List), with plain JSON as the fallback of a server that cannot.
+std::string metadata_accept(std::string_view as) {
+  return "application/json;as=" + std::string(as) + ";g=meta.k8s.io;v=v1,application/json";
+}
 
 }  // namespace
 
@@ -218,7 +230,7 @@ struct Client::Impl {
     http::http_request request(call.method);
     request.set_request_uri(call.path);
     auto& headers = request.headers();
-    headers.add("Accept", "application/json");
+    headers.add("Accept", call.accept);
     headers.add("User-Agent", options.user_agent);
     if (!authorization.empty()) headers.add("Authorization", authorization);
     // cpprestsdk verifies the certificate (and sends SNI) for the Host
@@ -388,6 +400,7 @@ json Client::list(const Resource& r, std::string_view ns, const ListOptions& opt
     });
     Call call{http::methods::GET, "list", collection_path(r, ns) + query, what};
     call.ctx = ctx;
+    if (options.metadata_only) call.accept = metadata_accept("PartialObjectMetadataList");
     json page = impl_->send_json(call);
     json items = page.contains("items") && page["items"].is_array() ? std::move(page["items"])
                                                                     : json::array();
@@ -533,8 +546,9 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
       {"labelSelector", options.label_selector},
       {"fieldSelector", options.field_selector},
   });
-  const Call call{http::methods::GET, "watch", collection_path(r, ns) + query,
-                  "watch " + describe(r, ns, {})};
+  Call call{http::methods::GET, "watch", collection_path(r, ns) + query,
+            "watch " + describe(r, ns, {})};
+  if (options.metadata_only) call.accept = metadata_accept("PartialObjectMetadata");
 
   // cpprestsdk's client timeout fires when no bytes arrived for that long
   // (measured with 2.10.18: events every second kept a 3 s timeout alive for

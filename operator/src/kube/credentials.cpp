@@ -19,6 +19,7 @@
 
 #include "kube/errors.h"
 #include "kube/meta.h"
+#include "kube/tls.h"
 
 extern char** environ;
 
@@ -61,6 +62,10 @@ std::vector<std::string> plugin_environment(const ExecConfig& exec) {
     if (eq == std::string_view::npos) continue;
     vars.emplace_back(std::string(text.substr(0, eq)), std::string(text.substr(eq + 1)));
   }
+  // SSL_CERT_FILE is ours only for our connections (tls.h): the plugin gets
+  // the value we were started with.
+  std::erase_if(vars, [](const auto& var) { return var.first == "SSL_CERT_FILE"; });
+  if (auto file = tls::original_cert_file()) vars.emplace_back("SSL_CERT_FILE", *file);
   for (const auto& [name, value] : exec.env) set(name, value);
   const nlohmann::json info = {{"apiVersion", exec.api_version},
                                {"kind", "ExecCredential"},

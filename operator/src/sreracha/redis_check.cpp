@@ -20,6 +20,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kube/tls.h"
+
 namespace sreracha::redis_check {
 namespace {
 
@@ -80,10 +82,10 @@ class Connection {
   void start_tls(const std::string& server_name, const std::string& ca_file) {
     ctx_.reset(SSL_CTX_new(TLS_client_method()));
     if (!ctx_) throw Failure{kTlsFailed, "TLS to " + where_ + ": " + openssl_error()};
-    const int loaded = ca_file.empty()
-                           ? SSL_CTX_set_default_verify_paths(ctx_.get())
-                           : SSL_CTX_load_verify_locations(ctx_.get(), ca_file.c_str(), nullptr);
-    if (loaded != 1) {
+    if (ca_file.empty()) {
+      // The system's CAs, loaded once per process (kube/tls.h), not per check.
+      SSL_CTX_set1_cert_store(ctx_.get(), kube::tls::system_trust());
+    } else if (SSL_CTX_load_verify_locations(ctx_.get(), ca_file.c_str(), nullptr) != 1) {
       throw Failure{kTlsFailed, "TLS to " + where_ + ": no trusted CAs: " + openssl_error()};
     }
     SSL_CTX_set_verify(ctx_.get(), SSL_VERIFY_PEER, nullptr);

@@ -8,6 +8,7 @@
 #   cert        client certificate and key instead of a token
 #   fail        exits with status 3
 #   garbage     prints something that is not JSON
+#   cert-file   token is the SSL_CERT_FILE it was started with ("unset")
 #   check-info  fails unless KUBERNETES_EXEC_INFO says interactive=false and
 #               stdin is not a terminal
 #   hang        starts `sleep 60` in the background, writes its PID to
@@ -39,6 +40,7 @@ case "$mode" in
   cert) credential '{"clientCertificateData":"CERT","clientKeyData":"KEY"}' ;;
   fail) echo "plugin: no credentials for you" >&2; exit 3 ;;
   garbage) echo "this is not json" ;;
+  cert-file) credential "{\"token\":\"${SSL_CERT_FILE:-unset}\"}" ;;
   check-info)
     grep -q '"interactive":false' <<<"${KUBERNETES_EXEC_INFO:-}" || exit 4
     [[ -t 0 ]] && exit 5
