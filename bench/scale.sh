@@ -25,7 +25,10 @@
 #
 #   bench/scale.sh [--n N] [--repeat R]      (defaults 100 and 1)
 # Environment: PEER_SRC (../shared/peer), QUIET_S, READY_TIMEOUT (900 s),
-# SRERACHA_USE_EXISTING_CLUSTER=1 (the cluster in KUBECONFIG).
+# SRERACHA_USE_EXISTING_CLUSTER=1 (the cluster in KUBECONFIG),
+# SCALE_PERF_DIR (a folder: `perf record $SCALE_PERF_OPTS`, default
+# "-g -F 999", follows sreracha-operator from before the apply to all Ready,
+# one perf-N-RUN.data per run, for `perf report -i`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N=100 REPEAT=1
@@ -139,6 +142,14 @@ run_one() {  # run_one <op> <run>
   trap 'kill "$PID" 2>/dev/null || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
   sleep 2  # caches synced and settled: the empty figure
   empty="$(rss_mib "$PID" VmRSS)"
+  local perf_pid=""
+  if [[ -n "${SCALE_PERF_DIR:-}" && "$op" == sreracha ]]; then
+    mkdir -p "$SCALE_PERF_DIR"
+    # shellcheck disable=SC2086
+    perf record -q ${SCALE_PERF_OPTS:--g -F 999} -p "$PID" -o "$SCALE_PERF_DIR/perf-$N-$run.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 1
+  fi
   t0=$(date +%s.%N)
   srerachas | kubectl apply -n "$NS" -f - >/dev/null
   # Polled once a second: listing N objects is load of its own.
@@ -148,6 +159,7 @@ run_one() {  # run_one <op> <run>
   done
   ready_s="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')"
   cpu="$(cpu_s "$PID")"
+  if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   peak="$(rss_mib "$PID" VmHWM)"
   gets="$(requests "$PORT" get)"
   writes="$(requests "$PORT" write)"
