@@ -83,16 +83,16 @@ can() { kubectl auth can-i "$@" --as="$SA" 2>/dev/null; }
 for refused in "delete namespaces" "create clusterrolebindings" "create secrets -n $NS" \
   "patch secrets -n $NS" "delete secrets -n $NS" "create pods -n $NS" "delete pods -n $NS" \
   "update srerachas.sreracha.io -n $NS" "patch srerachas.sreracha.io --subresource=scale -n $NS" \
-  "get configmaps -n $NS" "patch leases.coordination.k8s.io -n $NS" "delete leases.coordination.k8s.io -n $SYSTEM_NS"; do
+  "get configmaps -n $NS" "get deployments.apps -n $NS" "get services -n $NS" "patch leases.coordination.k8s.io -n $NS" "delete leases.coordination.k8s.io -n $SYSTEM_NS"; do
   # shellcheck disable=SC2086
   if can $refused >/dev/null; then fail "the operator's identity may $refused"; fi
 done
 pass "refused: delete namespaces, create clusterrolebindings, writes to Secrets, delete pods, ..."
 for granted in "list srerachas.sreracha.io -A" "watch srerachas.sreracha.io -A" "patch srerachas.sreracha.io --subresource=status -A" \
-  "list deployments.apps -A" "get deployments.apps -A" "get services -A" "create deployments.apps -A" "patch deployments.apps -A" "delete deployments.apps -A" \
+  "list deployments.apps -A" "watch persistentvolumeclaims -A" "create deployments.apps -A" "patch deployments.apps -A" "delete deployments.apps -A" \
   "watch services -A" "patch endpointslices.discovery.k8s.io -A" "patch networkpolicies.networking.k8s.io -A" \
   "patch ingresses.networking.k8s.io -A" "delete poddisruptionbudgets.policy -A" "patch persistentvolumeclaims -A" \
-  "list pods -A" "patch pods -A" "create pods --subresource=eviction -A" "get secrets -n $NS" "list secrets -A" "watch secrets -A" "get ingressclasses.networking.k8s.io" \
+  "list pods -A" "patch pods -A" "create pods --subresource=eviction -A" "get secrets -n $NS" "list secrets -A" "watch secrets -A" "watch ingressclasses.networking.k8s.io" \
   "create events -n $NS" "patch events -n $NS" "get leases.coordination.k8s.io -n $SYSTEM_NS" \
   "create leases.coordination.k8s.io -n $SYSTEM_NS" "update leases.coordination.k8s.io -n $SYSTEM_NS"; do
   # shellcheck disable=SC2086

@@ -90,6 +90,34 @@ TEST_F(RuntimeInformer, SeesCreatesUpdatesAndDeletesMatchingItsSelector) {
   EXPECT_EQ(informer.list_count(), 1u);
 }
 
+// A metadata-only informer with a `!=` selector (which also matches objects
+// without the label): what the operator keeps of the objects it does not
+// manage. Listed and watched objects alike arrive without their data.
+TEST_F(RuntimeInformer, MetadataOnlyCachesHoldNoDataAndSeeUnlabelledObjects) {
+  put("mine", "1", {{"rt", "yes"}});
+  put("labelled", "1", {{"rt", "no"}});
+  put("unlabelled", "1", json::object());
+  runtime::Informer informer(runtime::list_watch(client_, res::configmaps, ns_.name()),
+                             {.label_selector = "rt!=yes", .metadata_only = true});
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.has_synced(); }));
+  EXPECT_EQ(informer.kind(), "PartialObjectMetadata");
+  EXPECT_EQ(informer.store().get(ns_.name(), "mine"), nullptr);
+  ASSERT_NE(informer.store().get(ns_.name(), "labelled"), nullptr);
+  const auto listed = informer.store().get(ns_.name(), "unlabelled");
+  ASSERT_NE(listed, nullptr);
+  EXPECT_EQ((*listed)["kind"], "PartialObjectMetadata");
+  EXPECT_FALSE(listed->contains("data"));
+  EXPECT_EQ((*listed)["metadata"]["name"], "unlabelled");
+
+  put("later", "1", json::object());
+  ASSERT_TRUE(eventually([&] { return informer.store().get(ns_.name(), "later") != nullptr; }));
+  const auto watched = informer.store().get(ns_.name(), "later");
+  EXPECT_EQ((*watched)["kind"], "PartialObjectMetadata");
+  EXPECT_FALSE(watched->contains("data"));
+  EXPECT_FALSE((*watched)["metadata"].contains("managedFields"));
+}
+
 TEST_F(RuntimeInformer, ResumesWhenTheServerEndsTheWatchWithoutRelisting) {
   runtime::InformerOptions options;
   options.min_watch_timeout = std::chrono::seconds(1);  // the server ends each watch in 1-2 s

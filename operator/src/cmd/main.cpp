@@ -33,6 +33,8 @@ constexpr const char* kOperatorName = "sreracha-operator";
 // The label every child carries; owned kinds are watched only where it is
 // set, so the caches grow with what the operator owns, not with the cluster.
 constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=sreracha-operator";
+// Everything else (`!=` also matches objects without the label).
+constexpr const char* kUnmanagedSelector = "app.kubernetes.io/managed-by!=sreracha-operator";
 
 int render_command(const std::string& file) {
   std::ifstream in(file);
@@ -175,6 +177,15 @@ int main(int argc, char** argv) {
         &manager.informer(kube::resources::persistentvolumeclaims, kManagedBySelector);
     caches.pods = &manager.informer(kube::resources::pods, kManagedBySelector);
     caches.secrets = &manager.informer(kube::resources::secrets, sreracha::kWatchedSecretSelector);
+    for (const auto* resource :
+         {&kube::resources::deployments, &kube::resources::services,
+          &kube::resources::endpointslices, &kube::resources::networkpolicies,
+          &kube::resources::poddisruptionbudgets, &kube::resources::ingresses,
+          &kube::resources::persistentvolumeclaims}) {
+      caches.unmanaged[resource->resource] =
+          &manager.metadata_informer(*resource, kUnmanagedSelector);
+    }
+    caches.ingressclasses = &manager.metadata_informer(sreracha::kIngressClasses);
 
     // The checker puts a key back on the queue when its Redis check's result
     // changes. Declared after the manager, so its thread stops before the

@@ -43,6 +43,10 @@ struct ListOptions {
   std::string field_selector;
   int limit = 500;               // page size; list() follows `continue` until done
   std::string resource_version;  // "" = most recent (quorum read)
+  // Items as PartialObjectMetadata (apiVersion meta.k8s.io/v1, metadata
+  // only), as controller-runtime's metadata-only caches ask: for kinds where
+  // only names, labels and owners are read.
+  bool metadata_only = false;
 };
 
 struct ApplyOptions {
@@ -62,7 +66,8 @@ struct WatchOptions {
   std::string label_selector;
   std::string field_selector;
   bool allow_bookmarks = true;
-  int timeout_seconds = 300;  // server-side; the client's own timeout is longer
+  int timeout_seconds = 300;   // server-side; the client's own timeout is longer
+  bool metadata_only = false;  // as in ListOptions
 };
 
 struct WatchEvent {

@@ -202,6 +202,7 @@ void strip_for_cache(nlohmann::json& object) {
 void Informer::relist() {
   kube::ListOptions options;
   options.label_selector = options_.label_selector;
+  options.metadata_only = options_.metadata_only;
   nlohmann::json list = list_watch_.list(options, cancel_);
   ++lists_;
 
@@ -255,6 +256,7 @@ bool Informer::watch_once() {
   kube::WatchOptions options;
   options.resource_version = resource_version();
   options.label_selector = options_.label_selector;
+  options.metadata_only = options_.metadata_only;
   options.allow_bookmarks = true;
   const auto min_timeout = options_.min_watch_timeout.count();
   options.timeout_seconds = static_cast<int>(

@@ -60,6 +60,8 @@ struct EventHandler {
 
 struct InformerOptions {
   std::string label_selector;
+  // Cache PartialObjectMetadata (metadata only) instead of whole objects.
+  bool metadata_only = false;
   // Retry back-off after errors: initial, doubling, capped, equal jitter.
   // client-go caps at 30 s; an API server back after 20 s then waits up to
   // half a minute for each watch. At 5 s, a dozen informers retrying cost the

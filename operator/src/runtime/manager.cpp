@@ -130,15 +130,18 @@ std::vector<Informer*> Manager::all_informers() const {
 }
 
 Informer& Manager::shared_informer(const kube::Resource& resource,
-                                   const std::string& label_selector) {
+                                   const std::string& label_selector, bool metadata_only) {
   kube::MutexLock lock(mu_);
-  auto& slot =
-      informers_[InformerKey{resource.group, resource.version, resource.resource, label_selector}];
+  auto& slot = informers_[InformerKey{resource.group, resource.version, resource.resource,
+                                      label_selector, metadata_only}];
   if (!slot) {
     InformerOptions informer_options;
     informer_options.label_selector = label_selector;
-    slot = std::make_unique<Informer>(list_watch(client_, resource, options_.namespace_),
-                                      informer_options);
+    informer_options.metadata_only = metadata_only;
+    auto lw = list_watch(client_, resource, options_.namespace_);
+    if (!label_selector.empty()) lw.description += " labelled " + label_selector;
+    if (metadata_only) lw.description += " (metadata)";
+    slot = std::make_unique<Informer>(std::move(lw), informer_options);
     if (running_) slot->start();
   }
   return *slot;
@@ -146,6 +149,11 @@ Informer& Manager::shared_informer(const kube::Resource& resource,
 
 Store& Manager::informer(const kube::Resource& resource, const std::string& label_selector) {
   return shared_informer(resource, label_selector).store();
+}
+
+Store& Manager::metadata_informer(const kube::Resource& resource,
+                                  const std::string& label_selector) {
+  return shared_informer(resource, label_selector, true).store();
 }
 
 void Manager::add_controller(std::unique_ptr<Controller> controller) {

@@ -78,7 +78,11 @@ class Manager {
   // when run() is already running).
   Store& informer(const kube::Resource& resource, const std::string& label_selector = {});
   // The same informer, for wiring event handlers.
-  Informer& shared_informer(const kube::Resource& resource, const std::string& label_selector = {});
+  Informer& shared_informer(const kube::Resource& resource, const std::string& label_selector = {},
+                            bool metadata_only = false);
+  // A cache of the metadata only (kind PartialObjectMetadata), for kinds
+  // where names, labels and owners are all that is read.
+  Store& metadata_informer(const kube::Resource& resource, const std::string& label_selector = {});
 
   // Takes a controller to start once leading (ControllerBuilder calls this).
   void add_controller(std::unique_ptr<Controller> controller);
@@ -115,6 +119,7 @@ class Manager {
  private:
   struct InformerKey {
     std::string group, version, resource, selector;
+    bool metadata_only = false;
     auto operator<=>(const InformerKey&) const = default;
   };
 

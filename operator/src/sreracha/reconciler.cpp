@@ -234,14 +234,10 @@ struct Reconciler::Pass {
       auth_checksum =
           sreracha::auth_checksum(secret->at("metadata").value("uid", ""), auth_password_base64);
     }
-    if (spec.ingress.enabled && !spec.ingress.class_name.empty()) {
-      try {
-        r.client_.get(kIngressClasses, "", spec.ingress.class_name, {}, ctx);
-      } catch (const kube::ApiError& e) {
-        if (!e.is_not_found()) throw;
-        return std::pair{"IngressClassMissing", "IngressClass " + spec.ingress.class_name +
-                                                    " not found (spec.ingress.className)"};
-      }
+    if (spec.ingress.enabled && !spec.ingress.class_name.empty() &&
+        !r.caches_.ingressclasses->get("", spec.ingress.class_name)) {
+      return std::pair{"IngressClassMissing", "IngressClass " + spec.ingress.class_name +
+                                                  " not found (spec.ingress.className)"};
     }
     return std::nullopt;
   }
@@ -297,21 +293,17 @@ struct Reconciler::Pass {
 
   // A desired child that exists but is not ours (made by hand or by another
   // tool) is left alone: a forced apply would take it over without a word.
-  // The caches hold only our labelled objects, so what they lack is looked
-  // up; once created, a child is cached and this costs nothing.
+  // The caches hold our labelled objects and the metadata of the rest.
   std::optional<std::pair<std::string, std::string>> foreign_child(
       const std::vector<json>& desired) {
     for (const auto& object : desired) {
       const ChildRef ref = ref_of(object);
       if (observed(ref)) continue;
-      json existing;
-      try {
-        existing = r.client_.get(resource_of(ref), inst.ns, ref.name, {}, ctx);
-      } catch (const kube::ApiError& e) {
-        if (!e.is_not_found()) throw;
-        continue;
-      }
-      if (controlled_by_sreracha_named(existing, inst.name)) continue;
+      // at(): a kind without its cache is a wiring error, which fails the
+      // reconcile loudly rather than taking over what it cannot see.
+      const auto existing = r.caches_.unmanaged.at(ref.resource)->get(inst.ns, ref.name);
+      if (!existing) continue;
+      if (controlled_by_sreracha_named(*existing, inst.name)) continue;
       return std::pair{"ChildNotOwned", ref.kind + " " + inst.ns + "/" + ref.name +
                                             " exists and is not controlled by this Sreracha; "
                                             "delete or rename it"};

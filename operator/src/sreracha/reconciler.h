@@ -50,6 +50,12 @@ struct Caches {
   // Secrets labelled kWatchedSecretLabel=true: the auth Secrets users ask us
   // to watch, so a password change rolls the pods. Null: none watched.
   const runtime::Store* secrets = nullptr;
+  // By resource ("deployments"), one per child kind: the metadata of the
+  // objects without the managed-by label. A child about to be created that
+  // is found here is someone else's, and is left alone.
+  std::map<std::string, const runtime::Store*> unmanaged;
+  // IngressClasses, metadata only: spec.ingress.className must name one.
+  const runtime::Store* ingressclasses = nullptr;
 };
 
 // Users label the auth Secret with this ("true") so the operator watches it:

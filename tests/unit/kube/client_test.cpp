@@ -367,6 +367,30 @@ TEST_F(ClientTest, ListMergesPages) {
             "/api/v1/namespaces/ns1/pods?labelSelector=app%3Dweb&limit=1&continue=t%2B1%2F%3D");
 }
 
+// Metadata-only lists and watches ask for PartialObjectMetadata (with plain
+// JSON as the fallback), as client-go's metadata client does.
+TEST_F(ClientTest, MetadataOnlyListsAndWatchesAskForPartialObjectMetadata) {
+  server_.script({{200, R"({"kind":"PartialObjectMetadataList","metadata":{},"items":[]})"},
+                  {200, ""},
+                  {200, R"({"kind":"PodList","metadata":{},"items":[]})"}});
+  auto client = make_client();
+  kube::ListOptions list_options;
+  list_options.metadata_only = true;
+  client.list(kube::resources::deployments, "ns1", list_options);
+  kube::WatchOptions watch_options;
+  watch_options.metadata_only = true;
+  client.watch(kube::resources::deployments, "ns1", watch_options,
+               [](const kube::WatchEvent&) { return true; });
+  client.list(kube::resources::pods, "ns1");
+  auto seen = server_.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].headers["Accept"],
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json");
+  EXPECT_EQ(seen[1].headers["Accept"],
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json");
+  EXPECT_EQ(seen[2].headers["Accept"], "application/json");
+}
+
 TEST_F(ClientTest, GoneIsResourceExpired) {
   server_.script({{410, status(410, "Expired", "The provided continue parameter is too old")}});
   auto client = make_client();

@@ -70,6 +70,10 @@ class Reconcile : public ::testing::Test {
     caches_.pods = &stores_[7];
     caches_.persistentvolumeclaims = &stores_[8];
     caches_.secrets = &stores_[9];
+    for (const auto* resource : kChildResources) {
+      caches_.unmanaged[resource->resource] = &unmanaged_[resource->resource];
+    }
+    caches_.ingressclasses = &ingressclasses_;
     restart_reconciler();
   }
 
@@ -103,6 +107,22 @@ class Reconcile : public ::testing::Test {
           continue;
         }
         store.upsert(std::make_shared<const json>(std::move(object)));
+      }
+    }
+    // The rest of each child kind, as main.cpp's metadata-only informers
+    // hold them.
+    for (const auto* resource : kChildResources) {
+      auto& store = unmanaged_[resource->resource];
+      for (const auto& object : store.list()) store.erase(runtime::object_key(*object));
+      for (const auto& object : api_.objects(*resource)) {
+        if (object["metadata"]
+                .value("labels", json::object())
+                .value("app.kubernetes.io/managed-by", "") == "sreracha-operator") {
+          continue;
+        }
+        store.upsert(std::make_shared<const json>(json{{"apiVersion", "meta.k8s.io/v1"},
+                                                       {"kind", "PartialObjectMetadata"},
+                                                       {"metadata", object["metadata"]}}));
       }
     }
   }
@@ -234,6 +254,13 @@ class Reconcile : public ::testing::Test {
 
   support::FakeClient api_;
   runtime::Store stores_[10];
+  static constexpr const kube::Resource* kChildResources[] = {
+      &kube::resources::deployments,           &kube::resources::services,
+      &kube::resources::endpointslices,        &kube::resources::networkpolicies,
+      &kube::resources::poddisruptionbudgets,  &kube::resources::ingresses,
+      &kube::resources::persistentvolumeclaims};
+  std::map<std::string, runtime::Store> unmanaged_;
+  runtime::Store ingressclasses_;
   Caches caches_;
   runtime::EventRecorder events_{api_};
   runtime::MetricsRegistry metrics_;
@@ -395,6 +422,31 @@ TEST_F(Reconcile, AChildSomeoneElseMadeIsLeftAloneAndReported) {
   EXPECT_EQ(result.requeue_after, std::chrono::milliseconds(30000));
   EXPECT_THAT(events(),
               ::testing::Contains(HasSubstr("Warning ChildNotOwned: Deployment apps/web")));
+}
+
+// The first reconcile of an instance finds its children missing from the
+// managed caches, and their names free in the metadata caches of the rest:
+// it reads nothing from the API server.
+TEST_F(Reconcile, ANewInstanceIsCreatedWithoutAnyGet) {
+  put_sreracha(kSpec);
+  reconcile();
+  EXPECT_THAT(writes(), ::testing::Contains("apply deployments web"));
+  for (const auto& request : api_.requests()) {
+    EXPECT_NE(request.verb, "get") << request.resource << " " << request.name;
+  }
+}
+
+TEST_F(Reconcile, AChildOfOursThatLostItsLabelIsTakenBack) {
+  put_sreracha(kSpec);
+  reconcile();
+  auto web = deployment("web");
+  web["metadata"]["labels"].erase("app.kubernetes.io/managed-by");
+  api_.put(kube::resources::deployments, web);
+  reconcile();
+  EXPECT_THAT(writes(), ::testing::Contains("apply deployments web"));
+  EXPECT_EQ(deployment("web")["metadata"]["labels"]["app.kubernetes.io/managed-by"],
+            "sreracha-operator");
+  EXPECT_NE(condition("Degraded")["reason"], "ChildNotOwned");
 }
 
 TEST_F(Reconcile, AnInvalidSpecIsReportedAndNothingIsApplied) {
