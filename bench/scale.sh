@@ -4,14 +4,15 @@
 # Secret) created with one `kubectl apply`, each operator with 4 workers and
 # one client-side token bucket of 20 requests/s, burst 30. Prints per run
 #
-#   scale: n=N op=OP run=I ready_s=.. cpu_s=.. peak_rss_mib=.. idle_rss_mib=.. empty_rss_mib=.. gets=.. writes=.. quiet_writes=..
+#   scale: n=N op=OP run=I ready_s=.. cpu_s=.. idle_cpu_s=.. peak_rss_mib=.. idle_rss_mib=.. empty_rss_mib=.. gets=.. writes=.. quiet_writes=..
 #
 # then per operator the medians over the runs (run=median), and
 #
-#   scale: ratio cpu=.. ready=.. peak_rss=..      (ours / the peer's medians)
+#   scale: ratio cpu=.. idle_cpu=.. ready=.. peak_rss=..   (ours / the peer's medians)
 #
 # ready_s: apply to all Ready=True. cpu_s: user+system CPU of the operator
-# process from its start to all Ready; peak_rss_mib: its VmHWM then;
+# process from its start to all Ready; idle_cpu_s: its CPU in the QUIET_S
+# (30) idle seconds after that; peak_rss_mib: its VmHWM at all Ready;
 # empty_rss_mib: VmRSS with its caches synced and no Sreracha; idle_rss_mib:
 # VmRSS after QUIET_S (30) idle seconds with all N converged; gets/writes:
 # rest_client_requests_total (both export it) at Ready, GET (lists and
@@ -135,7 +136,7 @@ LOG_DIR="$(mktemp -d /tmp/sreracha-scale.XXXXXX)"
 echo "scale: operator logs in $LOG_DIR" >&2
 declare -A results  # results[op,field] = space-separated values over runs
 run_one() {  # run_one <op> <run>
-  local op="$1" run="$2" t0 ready_s cpu peak empty gets writes idle quiet
+  local op="$1" run="$2" t0 ready_s cpu idle_cpu peak empty gets writes idle quiet
   test_namespace "scale"
   install_crd
   start "$op"
@@ -164,14 +165,15 @@ run_one() {  # run_one <op> <run>
   gets="$(requests "$PORT" get)"
   writes="$(requests "$PORT" write)"
   sleep "$QUIET_S"
+  idle_cpu="$(awk -v a="$cpu" -v b="$(cpu_s "$PID")" 'BEGIN {printf "%.2f", b - a}')"
   idle="$(rss_mib "$PID" VmRSS)"
   quiet=$(($(requests "$PORT" write) - writes))
   kill -0 "$PID" || fail "$op exited; log: $LOG_DIR"
   kill "$PID"
   wait "$PID" 2>/dev/null || true
-  echo "scale: n=$N op=$op run=$run ready_s=$ready_s cpu_s=$cpu peak_rss_mib=$peak idle_rss_mib=$idle empty_rss_mib=$empty gets=$gets writes=$writes quiet_writes=$quiet"
+  echo "scale: n=$N op=$op run=$run ready_s=$ready_s cpu_s=$cpu idle_cpu_s=$idle_cpu peak_rss_mib=$peak idle_rss_mib=$idle empty_rss_mib=$empty gets=$gets writes=$writes quiet_writes=$quiet"
   local field value
-  for field in ready_s cpu peak idle empty gets writes quiet; do
+  for field in ready_s cpu idle_cpu peak idle empty gets writes quiet; do
     value="${!field}"
     results[$op,$field]+="$value "
   done
@@ -189,7 +191,7 @@ done
 declare -A med
 for op in "${ops[@]}"; do
   line="scale: n=$N op=$op run=median"
-  for field in ready_s:ready_s cpu:cpu_s peak:peak_rss_mib idle:idle_rss_mib empty:empty_rss_mib gets:gets writes:writes quiet:quiet_writes; do
+  for field in ready_s:ready_s cpu:cpu_s idle_cpu:idle_cpu_s peak:peak_rss_mib idle:idle_rss_mib empty:empty_rss_mib gets:gets writes:writes quiet:quiet_writes; do
     med[$op,${field%%:*}]="$(median <<<"${results[$op,${field%%:*}]}")"
     line+=" ${field#*:}=${med[$op,${field%%:*}]}"
   done
@@ -197,5 +199,5 @@ for op in "${ops[@]}"; do
 done
 if [[ " ${ops[*]} " == *" peer-skip "* ]]; then
   ratio() { awk -v a="${med[sreracha,$1]}" -v b="${med[peer-skip,$1]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
-  echo "scale: ratio cpu=$(ratio cpu) ready=$(ratio ready_s) peak_rss=$(ratio peak)"
+  echo "scale: ratio cpu=$(ratio cpu) idle_cpu=$(ratio idle_cpu) ready=$(ratio ready_s) peak_rss=$(ratio peak)"
 fi

@@ -7,12 +7,12 @@ SRC="${SRERACHA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
 out="$(QUIET_S=3 "$SRC/bench/scale.sh" --n 10 2>&1)" || { echo "$out" >&2; fail "bench/scale.sh --n 10 failed"; }
 echo "$out" | grep '^scale:'
 number='[0-9]+(\.[0-9]+)?'
-line="^scale: n=10 op=OP run=median ready_s=$number cpu_s=$number peak_rss_mib=$number idle_rss_mib=$number empty_rss_mib=$number gets=[0-9]+ writes=[0-9]+ quiet_writes=-?[0-9]+$"
+line="^scale: n=10 op=OP run=median ready_s=$number cpu_s=$number idle_cpu_s=-?$number peak_rss_mib=$number idle_rss_mib=$number empty_rss_mib=$number gets=[0-9]+ writes=[0-9]+ quiet_writes=-?[0-9]+$"
 grep -Eq "${line/OP/sreracha}" <<<"$out" || fail "no median line for sreracha-operator"
 grep -Eq "^scale: n=10 op=sreracha run=1 " <<<"$out" || fail "no line for the run"
 if [[ -f "$SRC/../shared/peer/go.mod" ]]; then
   grep -Eq "${line/OP/peer-skip}" <<<"$out" || fail "no median line for the peer"
-  grep -Eq "^scale: ratio cpu=$number ready=$number peak_rss=$number$" <<<"$out" || fail "no ratio line"
+  grep -Eq "^scale: ratio cpu=$number idle_cpu=-?$number ready=$number peak_rss=$number$" <<<"$out" || fail "no ratio line"
   pass "bench/scale.sh at N=10 measured both operators and their ratio"
 else
   grep -q "no peer at" <<<"$out" || fail "the missing peer was not said"
