@@ -1,7 +1,6 @@
 #include "kube/tls.h"
 
 #include <cstdlib>
-#include <mutex>
 
 #include <openssl/err.h>
 #include <openssl/x509.h>
