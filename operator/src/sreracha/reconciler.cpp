@@ -299,9 +299,12 @@ struct Reconciler::Pass {
     for (const auto& object : desired) {
       const ChildRef ref = ref_of(object);
       if (observed(ref)) continue;
-      // at(): a kind without its cache is a wiring error, which fails the
-      // reconcile loudly rather than taking over what it cannot see.
-      const auto existing = r.caches_.unmanaged.at(ref.resource)->get(inst.ns, ref.name);
+      // Labelled as ours but another Sreracha's (names collide: "a-redis"
+      // is a's Redis and a-redis's app), or anyone else's. at(): a kind
+      // without its cache is a wiring error, which fails the reconcile
+      // loudly rather than taking over what it cannot see.
+      auto existing = store_for(ref.kind)->get(inst.ns, ref.name);
+      if (!existing) existing = r.caches_.unmanaged.at(ref.resource)->get(inst.ns, ref.name);
       if (!existing) continue;
       if (controlled_by_sreracha_named(*existing, inst.name)) continue;
       return std::pair{"ChildNotOwned", ref.kind + " " + inst.ns + "/" + ref.name +

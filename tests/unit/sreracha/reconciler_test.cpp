@@ -424,6 +424,31 @@ TEST_F(Reconcile, AChildSomeoneElseMadeIsLeftAloneAndReported) {
               ::testing::Contains(HasSubstr("Warning ChildNotOwned: Deployment apps/web")));
 }
 
+// Another Sreracha's child (labelled as ours) whose name this one wants: its
+// Redis Deployment "web" would be our app Deployment. Left alone.
+TEST_F(Reconcile, AnotherSrerachasChildOfTheSameNameIsLeftAlone) {
+  put_sreracha(kSpec);
+  api_.put(kube::resources::deployments,
+           {{"apiVersion", "apps/v1"},
+            {"kind", "Deployment"},
+            {"metadata",
+             {{"name", "web"},
+              {"namespace", "apps"},
+              {"labels", {{"app.kubernetes.io/managed-by", "sreracha-operator"}}},
+              {"ownerReferences",
+               {{{"apiVersion", "sreracha.io/v1alpha1"},
+                 {"kind", "Sreracha"},
+                 {"name", "we"},
+                 {"uid", "uid-of-we"},
+                 {"controller", true}}}}}},
+            {"spec", {{"replicas", 7}}}});
+  reconcile();
+  EXPECT_EQ(writes(), std::vector<std::string>{"patch srerachas web/status"});
+  EXPECT_EQ(condition("Degraded")["reason"], "ChildNotOwned");
+  EXPECT_THAT(condition("Degraded")["message"].get<std::string>(),
+              HasSubstr("Deployment apps/web exists and is not controlled by this Sreracha"));
+}
+
 // The first reconcile of an instance finds its children missing from the
 // managed caches, and their names free in the metadata caches of the rest:
 // it reads nothing from the API server.
