@@ -154,7 +154,7 @@ TEST_F(RuntimeInformer, ForcedGoneRelistsAndRemovesObjectsDeletedMeanwhile) {
   std::atomic<int> swallowed{0}, expired{0};
   runtime::ListWatch wrapped = real;
   wrapped.watch = [&](const kube::WatchOptions& options,
-                      const std::function<bool(const kube::WatchEvent&)>& on_event,
+                      const std::function<bool(kube::WatchEvent &&)>& on_event,
                       kube::CancelToken cancel) {
     try {
       if (expire_next.exchange(false)) {
@@ -163,13 +163,13 @@ TEST_F(RuntimeInformer, ForcedGoneRelistsAndRemovesObjectsDeletedMeanwhile) {
       }
       real.watch(
           options,
-          [&](const kube::WatchEvent& event) {
+          [&](kube::WatchEvent&& event) {
             if (end_watch.exchange(false)) return false;
             if (blackout && event.type != "BOOKMARK") {
               ++swallowed;
               return true;
             }
-            return on_event(event);
+            return on_event(std::move(event));
           },
           cancel);
     } catch (const kube::ResourceExpired&) {

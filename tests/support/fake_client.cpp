@@ -297,7 +297,7 @@ void FakeClient::evict(std::string_view ns, std::string_view pod,
 }
 
 void FakeClient::watch(const kube::Resource& r, std::string_view, const kube::WatchOptions&,
-                       const std::function<bool(const kube::WatchEvent&)>&, const kube::Context&) {
+                       const std::function<bool(kube::WatchEvent&&)>&, const kube::Context&) {
   throw std::logic_error("FakeClient: watch " + r.resource +
                          " is not offered; fill the caches from objects()");
 }

@@ -66,7 +66,7 @@ class FakeClient : public kube::Interface {
   void evict(std::string_view ns, std::string_view pod, const kube::DeleteOptions& options = {},
              const kube::Context& ctx = {}) override;
   void watch(const kube::Resource& r, std::string_view ns, const kube::WatchOptions& options,
-             const std::function<bool(const kube::WatchEvent&)>& on_event,
+             const std::function<bool(kube::WatchEvent&&)>& on_event,
              const kube::Context& ctx = {}) override;
 
   // --- the test's side: no request is recorded ---------------------------------

@@ -19,6 +19,7 @@
 #include "runtime/logging.h"
 #include "runtime/manager.h"
 #include "runtime/metrics.h"
+#include "sreracha/pod_view.h"
 #include "sreracha/reconciler.h"
 #include "sreracha/render.h"
 #include "sreracha/spec.h"
@@ -35,6 +36,15 @@ constexpr const char* kOperatorName = "sreracha-operator";
 constexpr const char* kManagedBySelector = "app.kubernetes.io/managed-by=sreracha-operator";
 // Everything else (`!=` also matches objects without the label).
 constexpr const char* kUnmanagedSelector = "app.kubernetes.io/managed-by!=sreracha-operator";
+// Our EndpointSlices (Redis mode Endpoints) also say so to the EndpointSlice
+// controllers. The slices those controllers make for our Services copy the
+// Services' labels: without the second label the cache would also hold, and
+// decode every change of, two slices per instance that nothing reads. They
+// are in neither cache; their generated names ("<service>-" and five
+// characters, no vowels) never equal ours ("<name>-redis").
+constexpr const char* kManagedSlicesSelector =
+    "app.kubernetes.io/managed-by=sreracha-operator,"
+    "endpointslice.kubernetes.io/managed-by=sreracha-operator";
 
 int render_command(const std::string& file) {
   std::ifstream in(file);
@@ -162,12 +172,14 @@ int main(int argc, char** argv) {
 
     manager_options.metrics_registry = metrics;
     manager_options.name = kOperatorName;
+    manager_options.cache_transforms["pods"] = sreracha::trim_cached_pod;
     runtime::Manager manager(client, manager_options);
     sreracha::Caches caches;
     caches.srerachas = &manager.informer(sreracha::kSrerachas);
     caches.deployments = &manager.informer(kube::resources::deployments, kManagedBySelector);
     caches.services = &manager.informer(kube::resources::services, kManagedBySelector);
-    caches.endpointslices = &manager.informer(kube::resources::endpointslices, kManagedBySelector);
+    caches.endpointslices =
+        &manager.informer(kube::resources::endpointslices, kManagedSlicesSelector);
     caches.networkpolicies =
         &manager.informer(kube::resources::networkpolicies, kManagedBySelector);
     caches.poddisruptionbudgets =
@@ -208,7 +220,7 @@ int main(int argc, char** argv) {
             .for_kind(sreracha::kSrerachas)
             .owns(kube::resources::deployments, kManagedBySelector)
             .owns(kube::resources::services, kManagedBySelector)
-            .owns(kube::resources::endpointslices, kManagedBySelector)
+            .owns(kube::resources::endpointslices, kManagedSlicesSelector)
             .owns(kube::resources::networkpolicies, kManagedBySelector)
             .owns(kube::resources::poddisruptionbudgets, kManagedBySelector)
             .owns(kube::resources::ingresses, kManagedBySelector)

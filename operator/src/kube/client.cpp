@@ -533,7 +533,7 @@ void Client::evict(std::string_view ns, std::string_view pod, const DeleteOption
 }
 
 void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& options,
-                   const std::function<bool(const WatchEvent&)>& on_event, const Context& ctx) {
+                   const std::function<bool(WatchEvent&&)>& on_event, const Context& ctx) {
   // A watch ends when the server ends it or the token is cancelled; a
   // deadline would cut a healthy stream, so only the token counts here.
   const CancelToken& cancel = ctx.token();
@@ -620,7 +620,7 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
       // 410 here means the resourceVersion is too old: ResourceExpired.
       throw_api_error(decode_status_object(500, event.object), call.what);
     }
-    return on_event(event);
+    return on_event(std::move(event));
   };
   for (;;) {
     std::size_t available = 0;

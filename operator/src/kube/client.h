@@ -89,8 +89,7 @@ class Client : public Interface {
   void evict(std::string_view ns, std::string_view pod, const DeleteOptions& options = {},
              const Context& ctx = {}) override;
   void watch(const Resource& r, std::string_view ns, const WatchOptions& options,
-             const std::function<bool(const WatchEvent&)>& on_event,
-             const Context& ctx = {}) override;
+             const std::function<bool(WatchEvent&&)>& on_event, const Context& ctx = {}) override;
 
  private:
   struct Impl;

@@ -44,7 +44,7 @@ ListWatch list_watch(kube::Interface& client, const kube::Resource& resource,
     return client.list(resource, ns, options, std::move(cancel));
   };
   lw.watch = [&client, resource, ns](const kube::WatchOptions& options,
-                                     const std::function<bool(const kube::WatchEvent&)>& on_event,
+                                     const std::function<bool(kube::WatchEvent &&)>& on_event,
                                      kube::CancelToken cancel) {
     client.watch(resource, ns, options, on_event, std::move(cancel));
   };
@@ -186,18 +186,16 @@ void Informer::run() {
   }
 }
 
-namespace {
-
 // What a cache keeps of an object: all but metadata.managedFields, often the
 // larger part of a small object and read by nothing that reads a cache
-// (controller-runtime's TransformStripManagedFields does the same).
-void strip_for_cache(nlohmann::json& object) {
+// (controller-runtime's TransformStripManagedFields does the same), then
+// what the owner's transform keeps.
+void Informer::prepare_for_cache(nlohmann::json& object) const {
   if (auto metadata = object.find("metadata"); metadata != object.end() && metadata->is_object()) {
     metadata->erase("managedFields");
   }
+  if (options_.transform) options_.transform(object);
 }
-
-}  // namespace
 
 void Informer::relist() {
   kube::ListOptions options;
@@ -227,7 +225,7 @@ void Informer::relist() {
           store_.get(item["metadata"].value("namespace", ""), item["metadata"].value("name", ""));
       // Same version: nothing happened to it while we were not watching.
       if (cached && resource_version_of(*cached) == resource_version_of(item)) continue;
-      strip_for_cache(item);
+      prepare_for_cache(item);
       auto object = std::make_shared<const nlohmann::json>(std::move(item));
       auto old = store_.upsert(object);
       if (old) {
@@ -271,9 +269,9 @@ bool Informer::watch_once() {
   }
   list_watch_.watch(
       options,
-      [this, &got_events](const kube::WatchEvent& event) {
+      [this, &got_events](kube::WatchEvent&& event) {
         got_events = true;
-        apply_event(event);
+        apply_event(std::move(event));
         kube::MutexLock lock(mu_);
         last_heard_ = std::chrono::steady_clock::now();
         return !stopping_;
@@ -285,37 +283,44 @@ bool Informer::watch_once() {
   return got_events;
 }
 
-void Informer::apply_event(const kube::WatchEvent& event) {
+void Informer::apply_event(kube::WatchEvent&& event) {
+  // Read before the object is moved into the cache.
+  std::string version = resource_version_of(event.object);
   if (event.type == "BOOKMARK") {
-    set_resource_version(event.object);
+    set_resource_version(std::move(version));
     return;
   }
   kube::MutexLock dispatch(dispatch_mu_);
   const std::string key = object_key(event.object);
   spdlog::trace("informer {}: {} {} at resourceVersion {}", description(), event.type, key,
-                resource_version_of(event.object));
+                version);
   if (event.type == "ADDED" || event.type == "MODIFIED") {
-    nlohmann::json copy = event.object;
-    strip_for_cache(copy);
-    auto object = std::make_shared<const nlohmann::json>(std::move(copy));
+    prepare_for_cache(event.object);
+    auto object = std::make_shared<const nlohmann::json>(std::move(event.object));
     auto old = store_.upsert(object);
     if (!old) {
       dispatch_add(object);
-    } else if (resource_version_of(*old) != resource_version_of(*object)) {
+    } else if (resource_version_of(*old) != version) {
       dispatch_update(old, object);
     }
   } else if (event.type == "DELETED") {
     // Only what we had can be deleted: a delete of an unknown object would
     // be an invented event.
-    if (store_.erase(key)) dispatch_delete(std::make_shared<const nlohmann::json>(event.object));
+    if (store_.erase(key)) {
+      prepare_for_cache(event.object);
+      dispatch_delete(std::make_shared<const nlohmann::json>(std::move(event.object)));
+    }
   } else {
     spdlog::warn("informer {}: ignoring watch event of type {}", description(), event.type);
   }
-  set_resource_version(event.object);
+  set_resource_version(std::move(version));
 }
 
 void Informer::set_resource_version(const nlohmann::json& object) {
-  std::string version = resource_version_of(object);
+  set_resource_version(resource_version_of(object));
+}
+
+void Informer::set_resource_version(std::string version) {
   if (version.empty()) return;
   kube::MutexLock lock(mu_);
   resource_version_ = std::move(version);

@@ -37,7 +37,7 @@ namespace runtime {
 // stop token: stop() ends a list in flight as it ends a watch.
 struct ListWatch {
   std::function<nlohmann::json(const kube::ListOptions&, kube::CancelToken)> list;
-  std::function<void(const kube::WatchOptions&, const std::function<bool(const kube::WatchEvent&)>&,
+  std::function<void(const kube::WatchOptions&, const std::function<bool(kube::WatchEvent&&)>&,
                      kube::CancelToken)>
       watch;
   std::string description;  // for logs: "configmaps in namespace x"
@@ -62,6 +62,12 @@ struct InformerOptions {
   std::string label_selector;
   // Cache PartialObjectMetadata (metadata only) instead of whole objects.
   bool metadata_only = false;
+  // Trims each object before it is cached and handed to handlers, for
+  // kinds of which little is read (controller-runtime's per-object cache
+  // Transform); empty: whole objects (always without managedFields). Runs
+  // on the informer's thread; must keep metadata.name, namespace and
+  // resourceVersion.
+  std::function<void(nlohmann::json&)> transform = nullptr;
   // Retry back-off after errors: initial, doubling, capped, equal jitter.
   // client-go caps at 30 s; an API server back after 20 s then waits up to
   // half a minute for each watch. At 5 s, a dozen informers retrying cost the
@@ -120,8 +126,10 @@ class Informer {
   void relist() EXCLUDES(dispatch_mu_, mu_);
   // Returns whether any event arrived.
   bool watch_once() EXCLUDES(dispatch_mu_, mu_);
-  void apply_event(const kube::WatchEvent& event) EXCLUDES(dispatch_mu_, mu_);
+  void apply_event(kube::WatchEvent&& event) EXCLUDES(dispatch_mu_, mu_);
   void set_resource_version(const nlohmann::json& object) EXCLUDES(mu_);
+  void set_resource_version(std::string version) EXCLUDES(mu_);
+  void prepare_for_cache(nlohmann::json& object) const;
   // Records the failure that ended a list or watch, for why_not_receiving().
   void note_error(const std::string& message) EXCLUDES(mu_);
   bool receiving_locked(std::chrono::steady_clock::time_point now) const REQUIRES(mu_);

@@ -138,6 +138,13 @@ Informer& Manager::shared_informer(const kube::Resource& resource,
     InformerOptions informer_options;
     informer_options.label_selector = label_selector;
     informer_options.metadata_only = metadata_only;
+    if (!metadata_only) {
+      const std::string name =
+          resource.group.empty() ? resource.resource : resource.resource + "." + resource.group;
+      if (auto it = options_.cache_transforms.find(name); it != options_.cache_transforms.end()) {
+        informer_options.transform = it->second;
+      }
+    }
     auto lw = list_watch(client_, resource, options_.namespace_);
     if (!label_selector.empty()) lw.description += " labelled " + label_selector;
     if (metadata_only) lw.description += " (metadata)";

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -61,6 +62,10 @@ struct ManagerOptions {
   std::shared_ptr<MetricsRegistry> metrics_registry;
   // run() handles SIGTERM/SIGINT (first: graceful stop; second: exit at once).
   bool handle_signals = true;
+  // What the caches of whole objects keep, by resource as kubectl names it
+  // ("pods", "deployments.apps"): InformerOptions::transform for every
+  // informer of that resource. Set before the first informer() call for it.
+  std::map<std::string, std::function<void(nlohmann::json&)>> cache_transforms;
 };
 
 // Threading: informer(), add_controller() and the accessors may be called

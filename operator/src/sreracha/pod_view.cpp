@@ -106,6 +106,14 @@ std::optional<PodProblem> pod_problem(const json& pod) {
   return std::nullopt;
 }
 
+void trim_cached_pod(json& pod) {
+  auto spec = pod.find("spec");
+  if (spec == pod.end() || !spec->is_object()) return;
+  json kept = json::object();
+  if (auto node = spec->find("nodeName"); node != spec->end()) kept["nodeName"] = std::move(*node);
+  *spec = std::move(kept);
+}
+
 std::optional<double> min_start_gap_seconds(const std::vector<stagger::PodView>& pods) {
   std::vector<stagger::TimePoint> starts;
   for (const auto& p : pods) {

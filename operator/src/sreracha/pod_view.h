@@ -29,6 +29,12 @@ struct PodProblem {
 // else the scheduler's Unschedulable.
 std::optional<PodProblem> pod_problem(const nlohmann::json& pod);
 
+// Trims a Pod to what the operator's cache keeps of it: metadata,
+// spec.nodeName and status, all that pod_view, pod_problem and the
+// reconciler read. The spec's containers, volumes and tolerations, the
+// larger part of a pod, are dropped.
+void trim_cached_pod(nlohmann::json& pod);
+
 // The smallest gap between consecutive container starts of running pods, in
 // seconds; nullopt with fewer than two.
 std::optional<double> min_start_gap_seconds(const std::vector<stagger::PodView>& pods);

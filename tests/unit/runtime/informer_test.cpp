@@ -88,7 +88,7 @@ class FakeApiServer {
     lw.description = "configmaps in fake";
     lw.list = [this](const kube::ListOptions&, kube::CancelToken) { return list(); };
     lw.watch = [this](const kube::WatchOptions& options,
-                      const std::function<bool(const kube::WatchEvent&)>& on_event,
+                      const std::function<bool(kube::WatchEvent &&)>& on_event,
                       kube::CancelToken cancel) { watch(options, on_event, cancel); };
     return lw;
   }
@@ -123,7 +123,7 @@ class FakeApiServer {
   }
 
   void watch(const kube::WatchOptions& options,
-             const std::function<bool(const kube::WatchEvent&)>& on_event,
+             const std::function<bool(kube::WatchEvent&&)>& on_event,
              const kube::CancelToken& cancel) {
     std::unique_lock lock(mu_);
     watch_versions_.push_back(options.resource_version);
@@ -143,7 +143,7 @@ class FakeApiServer {
         from = rv;
         auto copy = event;
         lock.unlock();
-        const bool more = on_event(copy);
+        const bool more = on_event(std::move(copy));
         lock.lock();
         if (!more) return;
       }
@@ -260,6 +260,43 @@ TEST(Informer, CachedObjectsHaveNoManagedFields) {
     EXPECT_FALSE((*cached)["metadata"].contains("managedFields")) << name;
     EXPECT_EQ((*cached)["metadata"]["name"], name);
   }
+}
+
+TEST(Informer, TheTransformTrimsListedWatchedAndDeletedObjects) {
+  FakeApiServer api;
+  api.put("listed", "1");
+  InformerOptions options = fast_retries();
+  options.transform = [](json& object) { object["data"].erase("v"); };
+  Informer informer(api.list_watch(), options);
+  std::mutex mu;
+  std::vector<json> handed;  // what the handlers were given
+  const auto keep = [&](const Store::Object& o) {
+    std::lock_guard lock(mu);
+    handed.push_back(*o);
+  };
+  informer.add_handler(
+      {keep, [&](const Store::Object&, const Store::Object& o) { keep(o); }, keep});
+  informer.start();
+  ASSERT_TRUE(eventually([&] { return informer.has_synced(); }));
+  api.put("watched", "1");
+  api.put("listed", "2");
+  api.remove("watched");
+  ASSERT_TRUE(eventually([&] {
+    std::lock_guard lock(mu);
+    return handed.size() == 4;
+  }));
+  auto cached = informer.store().get("ns", "listed");
+  ASSERT_NE(cached, nullptr);
+  EXPECT_FALSE((*cached)["data"].contains("v"));
+  EXPECT_FALSE((*cached)["metadata"].contains("managedFields"));
+  std::lock_guard lock(mu);
+  for (const auto& object : handed) {
+    EXPECT_FALSE(object["data"].contains("v")) << object.dump();
+    EXPECT_FALSE(object["metadata"].value("resourceVersion", "").empty()) << object.dump();
+  }
+  // Updates are still told apart by resourceVersion, not by what is kept.
+  EXPECT_EQ(handed[2]["metadata"]["name"], "listed");
+  EXPECT_EQ(handed[3]["metadata"]["name"], "watched");
 }
 
 TEST(Informer, ResumesAnEndedWatchFromTheLastVersionWithoutRelisting) {

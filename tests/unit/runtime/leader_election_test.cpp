@@ -86,7 +86,7 @@ class FakeLeaseApi : public kube::Interface {
     throw std::logic_error("unused");
   }
   void watch(const kube::Resource&, std::string_view, const kube::WatchOptions&,
-             const std::function<bool(const kube::WatchEvent&)>&, const kube::Context&) override {
+             const std::function<bool(kube::WatchEvent&&)>&, const kube::Context&) override {
     throw std::logic_error("unused");
   }
 

@@ -124,6 +124,39 @@ TEST(PodProblem, AnUnschedulablePodSaysWhyNoNodeFits) {
   EXPECT_FALSE(pod_problem(json::parse(R"({"metadata": {"name": "x"}})")));
 }
 
+TEST(TrimCachedPod, KeepsEverythingThePodViewAndProblemReadAndDropsTheRestOfTheSpec) {
+  json pod = running_pod();
+  pod["metadata"]["labels"] = {{"app.kubernetes.io/instance", "web"}};
+  pod["metadata"]["ownerReferences"] = {{{"kind", "ReplicaSet"}, {"name", "web-5c7d"}}};
+  pod["spec"]["containers"] = {{{"name", "sreracha"}, {"image", "sreracha:dev"}}};
+  pod["spec"]["volumes"] = {{{"name", "kube-api-access-x"}, {"projected", json::object()}}};
+  pod["status"]["containerStatuses"][1]["state"] = {
+      {"waiting", {{"reason", "CrashLoopBackOff"}, {"message", "back-off 10s"}}}};
+  json trimmed = pod;
+  trim_cached_pod(trimmed);
+
+  EXPECT_EQ(trimmed["spec"], (json{{"nodeName", "node-a"}}));
+  EXPECT_EQ(trimmed["metadata"], pod["metadata"]);
+  EXPECT_EQ(trimmed["status"], pod["status"]);
+  const auto full = pod_view(pod), cut = pod_view(trimmed);
+  EXPECT_EQ(cut.scheduled, full.scheduled);
+  EXPECT_TRUE(cut.scheduled);
+  EXPECT_EQ(cut.ready, full.ready);
+  EXPECT_EQ(cut.restart_count, full.restart_count);
+  EXPECT_EQ(cut.last_crash_runtime, full.last_crash_runtime);
+  EXPECT_EQ(cut.deletion_cost, full.deletion_cost);
+  ASSERT_TRUE(pod_problem(trimmed));
+  EXPECT_EQ(pod_problem(trimmed)->message, pod_problem(pod)->message);
+
+  json pending = {{"metadata", {{"name", "web-2"}}}, {"spec", {{"containers", json::array()}}}};
+  trim_cached_pod(pending);
+  EXPECT_EQ(pending["spec"], json::object()) << "not scheduled stays not scheduled";
+  EXPECT_FALSE(pod_view(pending).scheduled);
+  json odd = {{"metadata", {{"name", "web-3"}}}, {"spec", "not an object"}};
+  trim_cached_pod(odd);
+  EXPECT_EQ(odd["spec"], "not an object");
+}
+
 TEST(MinStartGap, SmallestGapBetweenRunningStarts) {
   const auto t0 = *kube::meta::parse_time("2026-01-01T00:00:00Z");
   std::vector<stagger::PodView> pods(4);
