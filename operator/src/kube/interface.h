@@ -117,9 +117,9 @@ class Interface {
   // Streams events to on_event until the server ends the watch (returns
   // normally), on_event returns false, or ctx is cancelled (returns
   // normally: a watch is cancelled to stop it). on_event owns each event: a
-  // cache moves the object in rather than copying its tree. An expired resourceVersion
-  // (HTTP 410 or an ERROR event with a 410 Status) throws ResourceExpired;
-  // other ERROR events throw ApiError.
+  // cache moves the object in rather than copying its tree. An expired
+  // resourceVersion (HTTP 410 or an ERROR event with a 410 Status) throws
+  // ResourceExpired; other ERROR events throw ApiError.
   virtual void watch(const Resource& r, std::string_view ns, const WatchOptions& options,
                      const std::function<bool(WatchEvent&&)>& on_event,
                      const Context& ctx = {}) = 0;
