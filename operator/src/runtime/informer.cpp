@@ -235,8 +235,7 @@ void Informer::relist() {
       }
     }
   }
-  for (const auto& cached : store_.list()) {
-    const std::string key = object_key(*cached);
+  for (const auto& key : store_.keys()) {
     if (listed.contains(key)) continue;
     if (auto gone = store_.erase(key)) dispatch_delete(gone);
   }

@@ -32,6 +32,18 @@ std::vector<std::string> label_pairs(const nlohmann::json& object) {
   return pairs;
 }
 
+Store::Object decode(const std::vector<std::uint8_t>& encoded) {
+  return std::make_shared<const nlohmann::json>(nlohmann::json::from_cbor(encoded));
+}
+
+template <class Encoded>
+std::vector<Store::Object> decode_all(const std::vector<Encoded>& found) {
+  std::vector<Store::Object> out;
+  out.reserve(found.size());
+  for (const auto& encoded : found) out.push_back(decode(*encoded));
+  return out;
+}
+
 }  // namespace
 
 std::string object_key(const nlohmann::json& object) {
@@ -42,40 +54,55 @@ std::string object_key(const nlohmann::json& object) {
 
 Store::Object Store::get(std::string_view ns, std::string_view name) const {
   std::string key = ns.empty() ? std::string(name) : std::string(ns) + "/" + std::string(name);
-  kube::ReaderLock lock(mu_);
-  auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  Encoded encoded;
+  {
+    kube::ReaderLock lock(mu_);
+    auto it = objects_.find(key);
+    if (it == objects_.end()) return nullptr;
+    encoded = it->second;
+  }
+  return decode(*encoded);
 }
 
 std::vector<Store::Object> Store::list(std::string_view ns) const {
-  std::vector<Object> out;
-  kube::ReaderLock lock(mu_);
-  if (ns.empty()) {
-    out.reserve(objects_.size());
-    for (const auto& [key, object] : objects_) out.push_back(object);
-    return out;
+  std::vector<Encoded> found;
+  {
+    kube::ReaderLock lock(mu_);
+    if (ns.empty()) {
+      found.reserve(objects_.size());
+      for (const auto& [key, encoded] : objects_) found.push_back(encoded);
+    } else {
+      // '0' follows '/' in ASCII: [ns/, ns0) holds exactly the keys of ns.
+      const std::string first = std::string(ns) + "/";
+      const std::string last = std::string(ns) + "0";
+      for (auto it = objects_.lower_bound(first); it != objects_.end() && it->first < last; ++it) {
+        found.push_back(it->second);
+      }
+    }
   }
-  // '0' follows '/' in ASCII: [ns/, ns0) holds exactly the keys of ns.
-  const std::string first = std::string(ns) + "/";
-  const std::string last = std::string(ns) + "0";
-  for (auto it = objects_.lower_bound(first); it != objects_.end() && it->first < last; ++it) {
-    out.push_back(it->second);
-  }
-  return out;
+  return decode_all(found);
 }
 
 std::vector<Store::Object> Store::list_by_owner(std::string_view owner_uid) const {
-  kube::ReaderLock lock(mu_);
-  auto it = by_owner_.find(owner_uid);
-  return lookup_locked(it == by_owner_.end() ? nullptr : &it->second);
+  std::vector<Encoded> found;
+  {
+    kube::ReaderLock lock(mu_);
+    auto it = by_owner_.find(owner_uid);
+    found = lookup_locked(it == by_owner_.end() ? nullptr : &it->second);
+  }
+  return decode_all(found);
 }
 
 std::vector<Store::Object> Store::list_by_label(std::string_view key,
                                                 std::string_view value) const {
   std::string pair = std::string(key) + "=" + std::string(value);
-  kube::ReaderLock lock(mu_);
-  auto it = by_label_.find(pair);
-  return lookup_locked(it == by_label_.end() ? nullptr : &it->second);
+  std::vector<Encoded> found;
+  {
+    kube::ReaderLock lock(mu_);
+    auto it = by_label_.find(pair);
+    found = lookup_locked(it == by_label_.end() ? nullptr : &it->second);
+  }
+  return decode_all(found);
 }
 
 std::size_t Store::size() const {
@@ -83,14 +110,26 @@ std::size_t Store::size() const {
   return objects_.size();
 }
 
+std::vector<std::string> Store::keys() const {
+  std::vector<std::string> out;
+  kube::ReaderLock lock(mu_);
+  out.reserve(objects_.size());
+  for (const auto& [key, encoded] : objects_) out.push_back(key);
+  return out;
+}
+
 Store::Object Store::upsert(Object object) {
   std::string key = object_key(*object);
+  std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(*object);
+  bytes.shrink_to_fit();  // the encoder grows it by doubling
+  auto encoded = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
   kube::WriterLock lock(mu_);
   auto& slot = objects_[key];
-  Object old = std::move(slot);
+  // The indexes of the replaced object are in its encoding only.
+  Object old = slot ? decode(*slot) : nullptr;
   if (old) unindex_locked(key, *old);
   index_locked(key, *object);
-  slot = std::move(object);
+  slot = std::move(encoded);
   return old;
 }
 
@@ -98,7 +137,7 @@ Store::Object Store::erase(const std::string& key) {
   kube::WriterLock lock(mu_);
   auto it = objects_.find(key);
   if (it == objects_.end()) return nullptr;
-  Object old = std::move(it->second);
+  Object old = decode(*it->second);
   objects_.erase(it);
   unindex_locked(key, *old);
   return old;
@@ -121,8 +160,8 @@ void Store::unindex_locked(const std::string& key, const nlohmann::json& object)
   for (auto& pair : label_pairs(object)) drop(by_label_, pair);
 }
 
-std::vector<Store::Object> Store::lookup_locked(const std::set<std::string>* keys) const {
-  std::vector<Object> out;
+std::vector<Store::Encoded> Store::lookup_locked(const std::set<std::string>* keys) const {
+  std::vector<Encoded> out;
   if (keys == nullptr) return out;
   out.reserve(keys->size());
   for (const auto& key : *keys) {

@@ -1,13 +1,16 @@
 // The cache of one kind of object, filled by an Informer and read by
 // reconcilers, with indexes by controller owner and by label.
 //
-// Objects are shared immutable snapshots: readers get shared_ptr<const json>
-// that never change; an update stores a new object rather than modifying the
-// old one. A reader may therefore keep what it got for as long as it likes,
-// without copies and without holding any lock, and two reads within one
-// reconcile may see two different versions (as with any cache).
+// Objects are kept encoded (CBOR): a tree of nlohmann::json nodes takes five
+// to six times the size of the object's JSON, and the caches of an operator
+// with many instances are mostly read a few objects at a time. A read
+// decodes: readers get shared_ptr<const json> snapshots of their own that
+// never change, may keep them for as long as they like without holding any
+// lock, and two reads within one reconcile may see two different versions
+// (as with any cache).
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <set>
@@ -38,6 +41,8 @@ class Store {
   // Objects carrying the label key=value.
   std::vector<Object> list_by_label(std::string_view key, std::string_view value) const;
   std::size_t size() const;
+  // The keys of every object, sorted; decodes nothing.
+  std::vector<std::string> keys() const;
 
   // Writers; the Informer is the only one in the operator.
   // Stores `object` under its key; returns the object it replaced (null if new).
@@ -46,13 +51,16 @@ class Store {
   Object erase(const std::string& key);
 
  private:
+  // Immutable once stored, so readers decode outside the lock.
+  using Encoded = std::shared_ptr<const std::vector<std::uint8_t>>;
+
   void index_locked(const std::string& key, const nlohmann::json& object) REQUIRES(mu_);
   void unindex_locked(const std::string& key, const nlohmann::json& object) REQUIRES(mu_);
-  std::vector<Object> lookup_locked(const std::set<std::string>* keys) const REQUIRES_SHARED(mu_);
+  std::vector<Encoded> lookup_locked(const std::set<std::string>* keys) const REQUIRES_SHARED(mu_);
 
   mutable kube::SharedMutex mu_;
   // Sorted by key, so a namespace is the key range "ns/"..."ns0".
-  std::map<std::string, Object, std::less<>> objects_ GUARDED_BY(mu_);
+  std::map<std::string, Encoded, std::less<>> objects_ GUARDED_BY(mu_);
   std::map<std::string, std::set<std::string>, std::less<>> by_owner_
       GUARDED_BY(mu_);  // uid -> keys
   std::map<std::string, std::set<std::string>, std::less<>> by_label_

@@ -1,5 +1,6 @@
 // The cache: lookups by key and namespace, the owner and label indexes kept
-// in step with updates and deletes, immutable snapshots.
+// in step with updates and deletes, immutable snapshots decoded from what is
+// stored.
 #include "runtime/store.h"
 
 #include <gtest/gtest.h>
@@ -47,7 +48,9 @@ TEST(Store, UpsertReturnsTheReplacedObjectAndEraseTheRemovedOne) {
   Store store;
   EXPECT_EQ(store.upsert(object("a", "x")), nullptr);
   auto old = store.get("a", "x");
-  EXPECT_EQ(store.upsert(object("a", "x", {{"v", "2"}})), old);
+  auto replaced = store.upsert(object("a", "x", {{"v", "2"}}));
+  ASSERT_NE(replaced, nullptr);
+  EXPECT_EQ(*replaced, *old);
   auto removed = store.erase("a/x");
   ASSERT_NE(removed, nullptr);
   EXPECT_EQ((*removed)["metadata"]["labels"]["v"], "2");
@@ -62,6 +65,40 @@ TEST(Store, ReadersKeepAnUnchangedSnapshotAcrossUpdates) {
   store.upsert(object("a", "x", {{"v", "2"}}));
   store.erase("a/x");
   EXPECT_EQ((*snapshot)["metadata"]["labels"]["v"], "1");
+}
+
+TEST(Store, ReadsGiveBackEveryValueAsStoredEachReaderItsOwnCopy) {
+  Store store;
+  const json stored = {
+      {"metadata", {{"namespace", "a"}, {"name", "x"}, {"resourceVersion", "42"}}},
+      {"spec",
+       {{"replicas", 3},
+        {"negative", -7},
+        {"big", 18446744073709551615ULL},
+        {"ratio", 0.25},
+        {"on", true},
+        {"none", nullptr},
+        {"empty", json::object()},
+        {"list", json::array({"é", 1, json::array(), json::object({{"k", "v"}})})}}}};
+  store.upsert(std::make_shared<const json>(stored));
+  auto first = store.get("a", "x");
+  auto second = store.list("a").at(0);
+  ASSERT_NE(first, nullptr);
+  EXPECT_EQ(*first, stored);
+  EXPECT_EQ(*second, stored);
+  EXPECT_NE(first.get(), second.get());
+  EXPECT_EQ((*first)["spec"]["negative"].get<std::int64_t>(), -7);
+  EXPECT_EQ((*first)["spec"]["ratio"].get<double>(), 0.25);
+}
+
+TEST(Store, KeysAreSortedAndNeedNoDecoding) {
+  Store store;
+  store.upsert(object("b", "y"));
+  store.upsert(object("a", "x"));
+  store.upsert(object("", "cluster-scoped"));
+  EXPECT_EQ(store.keys(), (std::vector<std::string>{"a/x", "b/y", "cluster-scoped"}));
+  store.erase("a/x");
+  EXPECT_EQ(store.keys(), (std::vector<std::string>{"b/y", "cluster-scoped"}));
 }
 
 TEST(Store, IndexesByControllerOwnerOnly) {
