@@ -91,7 +91,7 @@ TEST(Store, ReadsGiveBackEveryValueAsStoredEachReaderItsOwnCopy) {
   EXPECT_EQ((*first)["spec"]["ratio"].get<double>(), 0.25);
 }
 
-TEST(Store, KeysAreSortedAndNeedNoDecoding) {
+TEST(Store, KeysAreSortedAndFollowErases) {
   Store store;
   store.upsert(object("b", "y"));
   store.upsert(object("a", "x"));
