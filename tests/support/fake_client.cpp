@@ -249,7 +249,8 @@ json FakeClient::apply(const kube::Resource& r, std::string_view ns, std::string
   auto it = objects.find(object_id(r, ns, name));
   if (it == objects.end()) {
     applied_[manager_key] = applied;
-    return insert(r, ns, applied);
+    json inserted = insert(r, ns, applied);
+    return options.want_object ? inserted : json();
   }
   const json before = it->second;
   json next = before;
@@ -262,7 +263,7 @@ json FakeClient::apply(const kube::Resource& r, std::string_view ns, std::string
   applied_[manager_key] = applied;
   bump(next, before);
   it->second = next;
-  return next;
+  return options.want_object ? next : json();
 }
 
 void FakeClient::remove(const kube::Resource& r, std::string_view ns, std::string_view name,

@@ -476,6 +476,10 @@ json Client::apply(const Resource& r, std::string_view ns, std::string_view name
             object.dump(),
             "application/apply-patch+yaml"};
   call.ctx = ctx;
+  if (!options.want_object) {
+    impl_->send(call);
+    return nullptr;
+  }
   return impl_->send_json(call);
 }
 

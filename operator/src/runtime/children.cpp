@@ -155,6 +155,9 @@ std::vector<ChildChange> apply_and_prune(kube::Interface& client, const std::str
                                          const ChildrenOptions& options, const kube::Context& ctx) {
   std::vector<ChildChange> changes;
   std::set<ChildKey> wanted;
+  // What the server answers is not read: the watch brings it to the cache.
+  kube::ApplyOptions apply = options.apply;
+  apply.want_object = false;
   for (auto& [key, object] : desired) {
     object["metadata"]["annotations"][options.hash_annotation] = applied_hash(object);
     wanted.insert(key);
@@ -162,14 +165,14 @@ std::vector<ChildChange> apply_and_prune(kube::Interface& client, const std::str
     if (current && contains(*current, object)) continue;
     try {
       try {
-        client.apply(key.resource, ns, key.name, object, options.apply, {}, ctx);
+        client.apply(key.resource, ns, key.name, object, apply, {}, ctx);
       } catch (const kube::ApiError& e) {
         if (!current || !immutable_field(e)) throw;
         kube::DeleteOptions remove;
         remove.precondition_uid = current->at("metadata").value("uid", "");
         client.remove(key.resource, ns, key.name, remove, ctx);
         changes.push_back({ChildChange::Action::Deleted, key});
-        client.apply(key.resource, ns, key.name, object, options.apply, {}, ctx);
+        client.apply(key.resource, ns, key.name, object, apply, {}, ctx);
         changes.push_back({ChildChange::Action::Created, key});
         continue;
       }

@@ -220,6 +220,29 @@ TEST_F(ClientTest, NamesTheProgramWhenTheOptionsNameNoOne) {
   EXPECT_THAT(seen[2].uri, ::testing::HasSubstr("fieldManager=by-call&"));
 }
 
+TEST_F(ClientTest, ApplyWithoutWantingTheObjectReturnsNullAndStillThrows) {
+  // The second answer is not JSON: unparsed, it cannot fail the call.
+  server_.script(
+      {{200, kConfigMap}, {200, "not json"}, {422, status(422, "Invalid", "data: Invalid value")}});
+  auto client = make_client();
+  kube::ApplyOptions apply;
+  apply.field_manager = "m";
+  EXPECT_EQ(client.apply(kube::resources::configmaps, "ns1", "a", {{"kind", "ConfigMap"}}, apply)
+                .at("metadata")
+                .at("name"),
+            "a");
+  apply.want_object = false;
+  EXPECT_TRUE(client.apply(kube::resources::configmaps, "ns1", "a", {{"kind", "ConfigMap"}}, apply)
+                  .is_null());
+  EXPECT_THROW(
+      client.apply(kube::resources::configmaps, "ns1", "a", {{"kind", "ConfigMap"}}, apply),
+      kube::ApiError);
+  auto seen = server_.seen();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[1].method, "PATCH");
+  EXPECT_EQ(seen[1].headers["Content-Type"], "application/apply-patch+yaml");
+}
+
 TEST_F(ClientTest, DeleteSendsOptionsAndToleratesNotFound) {
   server_.script({{404, status(404, "NotFound", "configmaps \"a\" not found")}});
   auto client = make_client();
