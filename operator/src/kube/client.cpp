@@ -617,7 +617,7 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
   // 16 KiB (a wait that, with caller-driven I/O, only a rescuer can end).
   auto body = response.body().streambuf();
   using Traits = concurrency::streams::streambuf<std::uint8_t>::traits;
-  WatchDecoder decoder;
+  WatchDecoder decoder(kMaxWatchEventBytes, options.drop_managed_fields);
   std::string chunk;
   const auto deliver = [&](WatchEvent&& event) {
     if (event.type == "ERROR") {

@@ -72,6 +72,10 @@ struct WatchOptions {
   bool allow_bookmarks = true;
   int timeout_seconds = 300;   // server-side; the client's own timeout is longer
   bool metadata_only = false;  // as in ListOptions
+  // Leaves metadata.managedFields out of the events' objects as they are
+  // parsed, for callers that would drop them anyway (caches do): often the
+  // larger part of a small object, never built is never freed.
+  bool drop_managed_fields = false;
 };
 
 struct WatchEvent {

@@ -1,22 +1,43 @@
 #include "kube/watch_decoder.h"
 
+#include <string>
+#include <vector>
+
+#include "kube/json_builder.h"
+
 namespace kube {
 
-WatchEvent decode_watch_event(std::string_view line) {
-  json event;
-  try {
-    event = json::parse(line);
-  } catch (const json::parse_error& e) {
-    throw WatchDecodeError("malformed watch event (" + std::to_string(line.size()) +
-                           " bytes): not JSON at byte " + std::to_string(e.byte));
-  } catch (const json::exception& e) {
-    // Valid syntax the parser still refuses: a number beyond double's range
-    // (out_of_range 406), found by fuzz/watch_decoder_fuzzer.cpp. Its what()
-    // quotes the bytes, which this message never does.
-    throw WatchDecodeError("malformed watch event (" + std::to_string(line.size()) +
-                           " bytes): refused by the JSON parser (error " + std::to_string(e.id) +
-                           ")");
+namespace {
+
+// Leaves out object.metadata.managedFields when asked.
+struct ManagedFieldsFilter {
+  bool drop = false;
+  Member operator()(const std::vector<std::string>& path, const std::string& key) const {
+    return drop && key == "managedFields" && path.size() == 2 && path[0] == "object" &&
+                   path[1] == "metadata"
+               ? Member::Skip
+               : Member::Keep;
   }
+};
+
+}  // namespace
+
+WatchEvent decode_watch_event(std::string_view line, bool drop_managed_fields) {
+  JsonBuilder<ManagedFieldsFilter> builder({drop_managed_fields});
+  if (!json::sax_parse(line.begin(), line.end(), &builder)) {
+    // Parse errors are 1xx. Anything else is valid syntax the parser still
+    // refuses: a number beyond double's range (out_of_range 406), found by
+    // fuzz/watch_decoder_fuzzer.cpp. Neither message quotes the bytes.
+    if (builder.error_id() >= 100 && builder.error_id() < 200) {
+      throw WatchDecodeError("malformed watch event (" + std::to_string(line.size()) +
+                             " bytes): not JSON at byte " +
+                             std::to_string(builder.error_position()));
+    }
+    throw WatchDecodeError("malformed watch event (" + std::to_string(line.size()) +
+                           " bytes): refused by the JSON parser (error " +
+                           std::to_string(builder.error_id()) + ")");
+  }
+  json& event = builder.root();
   if (!event.is_object() || !event.contains("type") || !event["type"].is_string()) {
     throw WatchDecodeError("malformed watch event (" + std::to_string(line.size()) +
                            " bytes): no \"type\"");
@@ -77,7 +98,7 @@ bool WatchDecoder::emit(std::string_view line, const std::function<bool(WatchEve
     throw WatchDecodeError("watch event larger than " + std::to_string(max_event_bytes_) +
                            " bytes");
   }
-  return on_event(decode_watch_event(line));
+  return on_event(decode_watch_event(line, drop_managed_fields_));
 }
 
 }  // namespace kube

@@ -28,13 +28,15 @@ class WatchDecodeError : public Error {
   using Error::Error;
 };
 
-// Parses one line of a watch stream. Throws WatchDecodeError.
-WatchEvent decode_watch_event(std::string_view line);
+// Parses one line of a watch stream; with drop_managed_fields, the event's
+// object comes without metadata.managedFields. Throws WatchDecodeError.
+WatchEvent decode_watch_event(std::string_view line, bool drop_managed_fields = false);
 
 class WatchDecoder {
  public:
-  explicit WatchDecoder(std::size_t max_event_bytes = kMaxWatchEventBytes)
-      : max_event_bytes_(max_event_bytes) {}
+  explicit WatchDecoder(std::size_t max_event_bytes = kMaxWatchEventBytes,
+                        bool drop_managed_fields = false)
+      : max_event_bytes_(max_event_bytes), drop_managed_fields_(drop_managed_fields) {}
 
   // Takes the next bytes of the body and hands every event they complete to
   // on_event, in order. Returns false as soon as on_event does (the rest is
@@ -57,6 +59,7 @@ class WatchDecoder {
   static constexpr std::size_t kKeptLineBytes = 1u << 20;
 
   std::size_t max_event_bytes_;
+  bool drop_managed_fields_;
   std::string partial_;
 };
 

@@ -255,6 +255,7 @@ bool Informer::watch_once() {
   options.label_selector = options_.label_selector;
   options.metadata_only = options_.metadata_only;
   options.allow_bookmarks = true;
+  options.drop_managed_fields = true;  // as prepare_for_cache() would
   const auto min_timeout = options_.min_watch_timeout.count();
   options.timeout_seconds = static_cast<int>(
       min_timeout + static_cast<long>(random01() * static_cast<double>(min_timeout)));

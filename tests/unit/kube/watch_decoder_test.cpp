@@ -166,5 +166,64 @@ TEST(WatchDecoder, RefusesAnEventLargerThanItsLimit) {
   EXPECT_THROW(whole.feed(event_line("a", 2000), ignore), WatchDecodeError);
 }
 
+// The decoder builds events itself (to leave out managedFields while
+// parsing): without dropping, what it builds is what json::parse builds.
+TEST(WatchDecoder, BuildsWhatTheJsonParserBuilds) {
+  const std::vector<std::string> lines = {
+      R"({"type":"ADDED","object":{"kind":"Pod","metadata":{"name":"p","labels":{"a":"b"}},)"
+      R"("spec":{"containers":[{"name":"c","args":["x",[],{}],"ports":[{"containerPort":80}]}]}}})",
+      R"({"type":"MODIFIED","object":{"n":[null,true,false,-7,18446744073709551615,0.5,1e300],)"
+      R"("s":"\u00e9\u20ac\ud83d\ude00\"\\\n","e":{},"a":[]}})",
+      // Duplicate keys: the last wins, as with json::parse.
+      R"({"type":"ADDED","type":"DELETED","object":{"k":1,"k":{"x":[1,2]}}})",
+      R"({"type":"BOOKMARK"})",
+      R"({"object":[[[[1]]],{"metadata":{"managedFields":[1]}}],"type":"ADDED"})",
+  };
+  for (const auto& line : lines) {
+    SCOPED_TRACE(line);
+    const json parsed = json::parse(line);
+    const WatchEvent event = decode_watch_event(line);
+    EXPECT_EQ(event.type, parsed["type"]);
+    EXPECT_EQ(event.object, parsed.value("object", json()));
+    // Nothing to drop where there is no object.metadata.managedFields.
+    EXPECT_EQ(decode_watch_event(line, true).object, event.object);
+  }
+}
+
+TEST(WatchDecoder, LeavesOutTheObjectsManagedFieldsWhenAsked) {
+  const json managed = json::array(
+      {{{"manager", "kubectl"}, {"fieldsV1", {{"f:spec", {{"f:x", json::object()}}}}}}});
+  const json object = {
+      {"kind", "Deployment"},
+      {"metadata", {{"name", "web"}, {"managedFields", managed}, {"labels", {{"a", "b"}}}}},
+      // Only the object's own metadata loses them.
+      {"spec", {{"managedFields", managed}, {"template", {{"metadata", {{"managedFields", 1}}}}}}},
+      {"managedFields", "kept"}};
+  const json event = {{"type", "MODIFIED"}, {"object", object}, {"managedFields", "kept too"}};
+  WatchDecoder decoder(kMaxWatchEventBytes, /*drop_managed_fields=*/true);
+  std::vector<json> seen;
+  const auto collect = [&](WatchEvent&& e) {
+    seen.push_back(std::move(e.object));
+    return true;
+  };
+  // Cut inside the managedFields: the decoder holds the line until it ends.
+  const std::string body = event.dump() + "\n" + event.dump() + "\n";
+  const auto cut = body.find("kubectl");
+  decoder.feed(std::string_view(body).substr(0, cut), collect);
+  decoder.feed(std::string_view(body).substr(cut), collect);
+  json expected = object;
+  expected["metadata"].erase("managedFields");
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0], expected);
+  EXPECT_EQ(seen[1], expected);
+  // A scalar managedFields goes too; the keys after it stay.
+  EXPECT_EQ(decode_watch_event(
+                R"({"type":"ADDED","object":{"metadata":{"managedFields":null,"n":"a"}}})", true)
+                .object,
+            json({{"metadata", {{"n", "a"}}}}));
+  // Not asked: kept.
+  EXPECT_EQ(decode_watch_event(event.dump()).object, object);
+}
+
 }  // namespace
 }  // namespace kube
