@@ -24,7 +24,8 @@ std::string group_of(const std::string& api_version) {
 
 EventHandler enqueue_object(WorkQueue& queue) {
   auto add = [&queue](const Store::Object& object) { queue.add(object_key(*object)); };
-  return {add, [add](const Store::Object&, const Store::Object& object) { add(object); }, add};
+  return {add, [add](const Store::Object&, const Store::Object& object) { add(object); }, add,
+          /*old_metadata_only=*/true};
 }
 
 EventHandler enqueue_owner(WorkQueue& queue, std::string owner_group,
@@ -46,7 +47,8 @@ EventHandler enqueue_owner(WorkQueue& queue, std::string owner_group,
             add(old_object);
             add(new_object);
           },
-          add};
+          add,
+          /*old_metadata_only=*/true};  // the controller reference and namespace
 }
 
 EventHandler enqueue_mapped(WorkQueue& queue, Mapper mapper) {

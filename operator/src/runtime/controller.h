@@ -45,7 +45,8 @@ EventHandler enqueue_object(WorkQueue& queue);
 // another owner enqueues both.
 EventHandler enqueue_owner(WorkQueue& queue, std::string owner_group,
                            std::function<std::string()> owner_kind);
-// Enqueues whatever `mapper` returns for the old and the new object.
+// Enqueues whatever `mapper` returns for the old and the new object (both
+// whole: a mapper may read anything).
 EventHandler enqueue_mapped(WorkQueue& queue, Mapper mapper);
 
 // --- controller ---------------------------------------------------------------------

@@ -227,7 +227,7 @@ void Informer::relist() {
       if (cached && resource_version_of(*cached) == resource_version_of(item)) continue;
       prepare_for_cache(item);
       auto object = std::make_shared<const nlohmann::json>(std::move(item));
-      auto old = store_.upsert(object);
+      auto old = store_.upsert(object, old_wanted());
       if (old) {
         dispatch_update(old, object);
       } else {
@@ -297,7 +297,7 @@ void Informer::apply_event(kube::WatchEvent&& event) {
   if (event.type == "ADDED" || event.type == "MODIFIED") {
     prepare_for_cache(event.object);
     auto object = std::make_shared<const nlohmann::json>(std::move(event.object));
-    auto old = store_.upsert(object);
+    auto old = store_.upsert(object, old_wanted());
     if (!old) {
       dispatch_add(object);
     } else if (resource_version_of(*old) != version) {
@@ -324,6 +324,13 @@ void Informer::set_resource_version(std::string version) {
   if (version.empty()) return;
   kube::MutexLock lock(mu_);
   resource_version_ = std::move(version);
+}
+
+Store::Old Informer::old_wanted() const {
+  for (const auto& handler : handlers_) {
+    if (handler.on_update && !handler.old_metadata_only) return Store::Old::Whole;
+  }
+  return Store::Old::Metadata;
 }
 
 void Informer::dispatch_add(const Store::Object& object) {

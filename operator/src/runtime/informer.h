@@ -56,6 +56,10 @@ struct EventHandler {
   std::function<void(const Store::Object& old_object, const Store::Object& new_object)> on_update;
   // The object's last known state.
   std::function<void(const Store::Object& object)> on_delete;
+  // on_update's old_object may hold only apiVersion, kind and metadata: the
+  // cache keeps objects encoded, and an informer whose handlers all say so
+  // decodes no more of the replaced one than that.
+  bool old_metadata_only = false;
 };
 
 struct InformerOptions {
@@ -151,6 +155,8 @@ class Informer {
   // Taken before mu_ when both are held.
   kube::Mutex dispatch_mu_ ACQUIRED_BEFORE(mu_);
   std::vector<EventHandler> handlers_ GUARDED_BY(dispatch_mu_);
+  // How much of a replaced object the handlers' on_update needs.
+  Store::Old old_wanted() const REQUIRES(dispatch_mu_);
 
   mutable kube::Mutex mu_;
   std::condition_variable wake_;

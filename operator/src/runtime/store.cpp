@@ -1,5 +1,9 @@
 #include "runtime/store.h"
 
+#include <stdexcept>
+#include <utility>
+
+#include "kube/json_builder.h"
 #include "kube/meta.h"
 
 namespace runtime {
@@ -34,6 +38,27 @@ std::vector<std::string> label_pairs(const nlohmann::json& object) {
 
 Store::Object decode(const std::vector<std::uint8_t>& encoded) {
   return std::make_shared<const nlohmann::json>(nlohmann::json::from_cbor(encoded));
+}
+
+// Keeps apiVersion, kind and metadata. The encoder writes an object's keys
+// sorted, so the members after "metadata" (spec, status) are not even read.
+struct MetadataFilter {
+  kube::Member operator()(const std::vector<std::string>& path, const std::string& key) const {
+    if (!path.empty()) return kube::Member::Keep;
+    if (key == "apiVersion" || key == "kind" || key == "metadata") return kube::Member::Keep;
+    return key > "metadata" ? kube::Member::Stop : kube::Member::Skip;
+  }
+};
+
+Store::Object decode_metadata(const std::vector<std::uint8_t>& encoded) {
+  kube::JsonBuilder<MetadataFilter> builder;
+  if (!nlohmann::json::sax_parse(encoded.begin(), encoded.end(), &builder,
+                                 nlohmann::json::input_format_t::cbor) &&
+      !builder.stopped()) {
+    throw std::runtime_error("runtime::Store: a stored object does not decode (CBOR error " +
+                             std::to_string(builder.error_id()) + ")");
+  }
+  return std::make_shared<const nlohmann::json>(std::move(builder.root()));
 }
 
 template <class Encoded>
@@ -118,19 +143,27 @@ std::vector<std::string> Store::keys() const {
   return out;
 }
 
-Store::Object Store::upsert(Object object) {
+Store::Object Store::upsert(Object object, Old old) {
   std::string key = object_key(*object);
   std::vector<std::uint8_t> bytes = nlohmann::json::to_cbor(*object);
   bytes.shrink_to_fit();  // the encoder grows it by doubling
   auto encoded = std::make_shared<const std::vector<std::uint8_t>>(std::move(bytes));
-  kube::WriterLock lock(mu_);
-  auto& slot = objects_[key];
-  // The indexes of the replaced object are in its encoding only.
-  Object old = slot ? decode(*slot) : nullptr;
-  if (old) unindex_locked(key, *old);
-  index_locked(key, *object);
-  slot = std::move(encoded);
-  return old;
+  Encoded replaced;
+  Object replaced_metadata;
+  {
+    kube::WriterLock lock(mu_);
+    auto& slot = objects_[key];
+    // The indexes of the replaced object are in its metadata, which is
+    // in its encoding only.
+    if (slot) {
+      replaced_metadata = decode_metadata(*slot);
+      unindex_locked(key, *replaced_metadata);
+    }
+    index_locked(key, *object);
+    replaced = std::exchange(slot, std::move(encoded));
+  }
+  if (!replaced || old == Old::Metadata) return replaced_metadata;
+  return decode(*replaced);  // immutable: no lock needed
 }
 
 Store::Object Store::erase(const std::string& key) {

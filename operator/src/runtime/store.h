@@ -45,8 +45,11 @@ class Store {
   std::vector<std::string> keys() const;
 
   // Writers; the Informer is the only one in the operator.
+  // What upsert() gives back of the object it replaced: all of it, or its
+  // apiVersion, kind and metadata (decoding the rest is most of the cost).
+  enum class Old { Whole, Metadata };
   // Stores `object` under its key; returns the object it replaced (null if new).
-  Object upsert(Object object);
+  Object upsert(Object object, Old old = Old::Whole);
   // Removes the object; returns it (null if it was not there).
   Object erase(const std::string& key);
 

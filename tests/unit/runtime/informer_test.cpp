@@ -262,6 +262,43 @@ TEST(Informer, CachedObjectsHaveNoManagedFields) {
   }
 }
 
+// The replaced object is decoded only as far as the handlers need: its
+// metadata when every on_update says that is enough, else whole.
+TEST(Informer, DecodesAsMuchOfTheReplacedObjectAsTheHandlersNeed) {
+  for (const bool all_metadata_only : {true, false}) {
+    SCOPED_TRACE(all_metadata_only);
+    FakeApiServer api;
+    api.put("a", "1");
+    Informer informer(api.list_watch(), fast_retries());
+    std::mutex mu;
+    std::vector<json> olds;
+    EventHandler metadata_only;
+    metadata_only.on_update = [&](const Store::Object& old_object, const Store::Object&) {
+      std::lock_guard lock(mu);
+      olds.push_back(*old_object);
+    };
+    metadata_only.old_metadata_only = true;
+    informer.add_handler(metadata_only);
+    EventHandler whole;
+    whole.on_update = [](const Store::Object&, const Store::Object&) {};
+    if (!all_metadata_only) informer.add_handler(whole);
+    informer.start();
+    ASSERT_TRUE(eventually([&] { return informer.has_synced(); }));
+    api.put("a", "2");
+    ASSERT_TRUE(eventually([&] {
+      std::lock_guard lock(mu);
+      return !olds.empty();
+    }));
+    std::lock_guard lock(mu);
+    EXPECT_EQ(olds[0]["metadata"]["name"], "a");
+    EXPECT_EQ(olds[0]["kind"], "ConfigMap");
+    EXPECT_EQ(olds[0].contains("data"), !all_metadata_only);
+    if (!all_metadata_only) {
+      EXPECT_EQ(olds[0]["data"]["v"], "1");
+    }
+  }
+}
+
 TEST(Informer, TheTransformTrimsListedWatchedAndDeletedObjects) {
   FakeApiServer api;
   api.put("listed", "1");

@@ -58,6 +58,33 @@ TEST(Store, UpsertReturnsTheReplacedObjectAndEraseTheRemovedOne) {
   EXPECT_EQ(store.size(), 0u);
 }
 
+TEST(Store, UpsertCanGiveBackJustTheMetadataOfTheReplacedObject) {
+  Store store;
+  json whole = *object("a", "x", {{"app", "web"}}, "uid-1");
+  whole["apiVersion"] = "apps/v1";
+  whole["kind"] = "Deployment";
+  whole["metadata"]["annotations"] = {{"note", "kept"}};
+  // Members before and after "metadata" in the encoding's (sorted) order.
+  whole["data"] = {{"k", "v"}};
+  whole["spec"] = {{"replicas", 2}, {"template", {{"metadata", {{"name", "t"}}}}}};
+  whole["status"] = {{"readyReplicas", 1}};
+  store.upsert(std::make_shared<const json>(whole));
+
+  auto replaced = store.upsert(object("a", "x", {{"app", "redis"}}), Store::Old::Metadata);
+  ASSERT_NE(replaced, nullptr);
+  EXPECT_EQ(
+      *replaced,
+      json({{"apiVersion", "apps/v1"}, {"kind", "Deployment"}, {"metadata", whole["metadata"]}}));
+  // The replaced object's index entries went with it.
+  EXPECT_TRUE(store.list_by_label("app", "web").empty());
+  EXPECT_TRUE(store.list_by_owner("uid-1").empty());
+  EXPECT_EQ(keys(store.list_by_label("app", "redis")), (std::vector<std::string>{"a/x"}));
+
+  store.upsert(std::make_shared<const json>(whole));
+  EXPECT_EQ(*store.upsert(std::make_shared<const json>(whole), Store::Old::Whole), whole);
+  EXPECT_EQ(keys(store.list_by_owner("uid-1")), (std::vector<std::string>{"a/x"}));
+}
+
 TEST(Store, ReadersKeepAnUnchangedSnapshotAcrossUpdates) {
   Store store;
   store.upsert(object("a", "x", {{"v", "1"}}));
