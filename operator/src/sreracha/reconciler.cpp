@@ -158,6 +158,7 @@ struct Reconciler::Pass {
   // The auth Secret was read from the API (it lacks kWatchedSecretLabel):
   // look again after kDependencyRetry, as nothing tells of a change.
   bool auth_secret_polled = false;
+  mutable std::map<runtime::ChildKey, runtime::Store::Object> observed_;
 
   Pass(Reconciler& reconciler, const kube::Context& context, const json& object,
        std::string object_key, json base)
@@ -191,9 +192,14 @@ struct Reconciler::Pass {
   // The cached child, or null. A child of an earlier Sreracha of the same
   // name (deleted, its children not yet collected) counts as absent, so its
   // status is never reported as ours and applying takes it over.
+  // The first read of each child is kept for the rest of the pass: a pass
+  // looks at a child several times (ownership, apply, status), and a cache
+  // read decodes; one snapshot per child also keeps the pass consistent.
   runtime::Store::Object observed(const runtime::ChildKey& child) const {
+    if (auto seen = observed_.find(child); seen != observed_.end()) return seen->second;
     auto object = store_for(child.kind)->get(inst.ns, child.name);
-    if (object && !controlled_by(*object, inst.uid)) return nullptr;
+    if (object && !controlled_by(*object, inst.uid)) object = nullptr;
+    observed_.emplace(child, object);
     return object;
   }
   runtime::Store::Object observed(const ChildRef& ref) const { return observed(key_of(ref)); }
