@@ -18,7 +18,7 @@ namespace kube {
 enum class Member {
   Keep,
   Skip,  // leave this member out
-  Stop,  // leave out this member and all that follow: the parse ends here
+  Stop,  // leave out this member and everything after it: the parse ends here
 };
 
 // Filter: Member operator()(const std::vector<std::string>& path,

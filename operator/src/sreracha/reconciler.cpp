@@ -158,7 +158,7 @@ struct Reconciler::Pass {
   // The auth Secret was read from the API (it lacks kWatchedSecretLabel):
   // look again after kDependencyRetry, as nothing tells of a change.
   bool auth_secret_polled = false;
-  mutable std::map<runtime::ChildKey, runtime::Store::Object> observed_;
+  mutable std::map<runtime::ChildKey, runtime::Store::Object> seen_children;  // by observed()
 
   Pass(Reconciler& reconciler, const kube::Context& context, const json& object,
        std::string object_key, json base)
@@ -196,10 +196,10 @@ struct Reconciler::Pass {
   // looks at a child several times (ownership, apply, status), and a cache
   // read decodes; one snapshot per child also keeps the pass consistent.
   runtime::Store::Object observed(const runtime::ChildKey& child) const {
-    if (auto seen = observed_.find(child); seen != observed_.end()) return seen->second;
+    if (auto seen = seen_children.find(child); seen != seen_children.end()) return seen->second;
     auto object = store_for(child.kind)->get(inst.ns, child.name);
     if (object && !controlled_by(*object, inst.uid)) object = nullptr;
-    observed_.emplace(child, object);
+    seen_children.emplace(child, object);
     return object;
   }
   runtime::Store::Object observed(const ChildRef& ref) const { return observed(key_of(ref)); }
