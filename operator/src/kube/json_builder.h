@@ -89,8 +89,7 @@ class JsonBuilder {
   }
 
   bool open(json&& container) {
-    if (skip_depth_ > 0 || skip_next_) {
-      skip_next_ = false;
+    if (skipping()) {
       ++skip_depth_;
       return true;
     }
