@@ -35,37 +35,72 @@ stage_list="$(grep -o '\[10, [0-9, ]*\]' "$NODE_SRC/tests/e2e/stages/crash.yaml"
 [[ -n "$stage_list" ]] || fail "no back-off list in tests/e2e/stages/crash.yaml"
 read -ra backoffs <<<"$(tr -d '[],' <<<"$stage_list")"
 
-# Each restart n is measured from one consistent status: while run n+1 runs,
-# restartCount is n, state.running.startedAt its start and lastState the run
-# before it. (restartCount grows when the new container starts, not when the
-# old one exits; during the back-off lastState is already the latest exit.)
+# Every status the kubelet posts comes through a watch, so a busy machine
+# that runs kubectl late misses none of them. Run k (0 = the first start)
+# is known by its start and finish: while run k runs, restartCount is k and
+# state.running.startedAt its start; after it exits (state waiting or
+# terminated, restartCount still k) lastState or state is its terminated
+# record, and lastState stays that record while run k+1 runs (restartCount
+# k+1). Restart n waited start(run n) - finish(run n-1).
 secs() { date -d "$1" +%s; }
-declare -A delay_of
+watch_log="$(mktemp)"
+fields='{.status.containerStatuses[0].restartCount}|{.status.containerStatuses[0].state.running.startedAt}'
+fields+='|{.status.containerStatuses[0].state.terminated.startedAt}|{.status.containerStatuses[0].state.terminated.finishedAt}|{.status.containerStatuses[0].state.terminated.exitCode}'
+fields+='|{.status.containerStatuses[0].lastState.terminated.startedAt}|{.status.containerStatuses[0].lastState.terminated.finishedAt}|{.status.containerStatuses[0].lastState.terminated.exitCode}'
+fields+='|{.status.containerStatuses[0].state.waiting.reason}|{.status.containerStatuses[0].state.waiting.message}{"\n"}'
+kubectl get pod crasher -n "$NS" --watch -o jsonpath="$fields" >"$watch_log" 2>/dev/null &
+watcher=$!
+trap 'status=$?; kill "$watcher" 2>/dev/null; rm -f "$watch_log"; ((status == 0)) || dump_pods; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+
+declare -A start_of finish_of
 messages=()
 restarts=0
+exit_code=""
+# terminated <run> <startedAt> <finishedAt> <exitCode>
+terminated() {
+  [[ -n "$3" ]] || return 0
+  [[ "$4" == 2 ]] || fail "run $1 exited with code $4, want 2"
+  exit_code="$4"
+  [[ -z "${finish_of[$1]:-}" ]] || return 0
+  start_of[$1]="$(secs "$2")" finish_of[$1]="$(secs "$3")"
+}
+# Reads the whole log each time, leaving out a line kubectl has not finished.
+read_watch() {
+  local content="" rc running t_start t_finish t_exit l_start l_finish l_exit waiting message
+  IFS= read -r -d '' content <"$watch_log" || true
+  content="${content%"${content##*$'\n'}"}"
+  while IFS='|' read -r rc running t_start t_finish t_exit l_start l_finish l_exit waiting message; do
+    [[ -n "$rc" ]] || continue
+    restarts="$rc"
+    if [[ -n "$running" ]]; then
+      [[ -n "${start_of[$rc]:-}" ]] || start_of[$rc]="$(secs "$running")"
+      ((rc == 0)) || terminated $((rc - 1)) "$l_start" "$l_finish" "$l_exit"
+    elif [[ -n "$t_finish" ]]; then
+      terminated "$rc" "$t_start" "$t_finish" "$t_exit"
+      ((rc == 0)) || terminated $((rc - 1)) "$l_start" "$l_finish" "$l_exit"
+    else
+      terminated "$rc" "$l_start" "$l_finish" "$l_exit"
+    fi
+    if [[ "$waiting" == CrashLoopBackOff && " ${messages[*]} " != *" ${message%% restarting*} "* ]]; then
+      messages+=("${message%% restarting*}")
+    fi
+  done <<<"$content"
+}
 deadline=$((SECONDS + 400))
 while ((SECONDS < deadline)); do
-  line="$(pod_field crasher '{.status.containerStatuses[0].restartCount}|{.status.containerStatuses[0].state.running.startedAt}|{.status.containerStatuses[0].lastState.terminated.finishedAt}|{.status.containerStatuses[0].lastState.terminated.exitCode}|{.status.containerStatuses[0].state.waiting.reason}|{.status.containerStatuses[0].state.waiting.message}')" || true
-  IFS='|' read -r rc running_since last_finished exit_code waiting message <<<"$line"
-  restarts="${rc:-0}"
-  if [[ -n "$running_since" && -n "$last_finished" && "$restarts" -gt 0 && -z "${delay_of[$restarts]:-}" ]]; then
-    delay_of[$restarts]=$(($(secs "$running_since") - $(secs "$last_finished")))
-  fi
-  if [[ -n "$exit_code" && "$exit_code" != 2 ]]; then fail "lastState.terminated.exitCode=$exit_code, want 2"; fi
-  if [[ "$waiting" == CrashLoopBackOff && " ${messages[*]} " != *" ${message%% restarting*} "* ]]; then
-    messages+=("${message%% restarting*}")
-  fi
-  if [[ -n "${delay_of[$RESTARTS]:-}" ]]; then break; fi
-  sleep 0.5
+  kill -0 "$watcher" 2>/dev/null || fail "the watch on pod crasher ended"
+  read_watch
+  [[ -n "${start_of[$RESTARTS]:-}" && -n "${finish_of[$((RESTARTS - 1))]:-}" ]] && break
+  sleep 1
 done
 ((restarts >= RESTARTS)) || fail "restartCount=$restarts after 400 s, want $RESTARTS"
-[[ "$exit_code" == 2 ]] || fail "lastState.terminated.exitCode=$exit_code, want 2"
+[[ "$exit_code" == 2 ]] || fail "saw no exit code, want 2"
 ((${#messages[@]})) || fail "never saw the waiting reason CrashLoopBackOff"
 
 delays=() report="crashloop: lifetime=${LIFETIME}s"
 for ((n = 1; n <= RESTARTS; n++)); do
-  [[ -n "${delay_of[$n]:-}" ]] || fail "missed restart $n"
-  delays+=("${delay_of[$n]}")
+  [[ -n "${start_of[$n]:-}" && -n "${finish_of[$((n - 1))]:-}" ]] || fail "missed restart $n"
+  delays+=($((start_of[$n] - finish_of[$((n - 1))])))
   if ((n == 1)); then
     report+=" restart1=${delays[0]}s(stage 1-2s)"
   else
