@@ -205,7 +205,7 @@ json FakeClient::replace(const kube::Resource& r, std::string_view ns, std::stri
 
 json FakeClient::merge_patch(const kube::Resource& r, std::string_view ns, std::string_view name,
                              const json& patch, std::string_view subresource,
-                             const kube::Context& ctx) {
+                             const kube::Context& ctx, const kube::PatchOptions& options) {
   ctx.check("patch " + kube::describe(r, ns, name));
   std::lock_guard lock(mu_);
   record("patch", r, ns, name, subresource);
@@ -229,7 +229,7 @@ json FakeClient::merge_patch(const kube::Resource& r, std::string_view ns, std::
   }
   bump(next, before);
   stored = next;
-  return next;
+  return options.want_object ? next : json();
 }
 
 json FakeClient::apply(const kube::Resource& r, std::string_view ns, std::string_view name,

@@ -57,7 +57,8 @@ class FakeClient : public kube::Interface {
                          const kube::Context& ctx = {}) override;
   nlohmann::json merge_patch(const kube::Resource& r, std::string_view ns, std::string_view name,
                              const nlohmann::json& patch, std::string_view subresource = {},
-                             const kube::Context& ctx = {}) override;
+                             const kube::Context& ctx = {},
+                             const kube::PatchOptions& options = {}) override;
   nlohmann::json apply(const kube::Resource& r, std::string_view ns, std::string_view name,
                        const nlohmann::json& object, const kube::ApplyOptions& options = {},
                        std::string_view subresource = {}, const kube::Context& ctx = {}) override;

@@ -447,7 +447,8 @@ json Client::replace(const Resource& r, std::string_view ns, std::string_view na
 }
 
 json Client::merge_patch(const Resource& r, std::string_view ns, std::string_view name,
-                         const json& patch, std::string_view subresource, const Context& ctx) {
+                         const json& patch, std::string_view subresource, const Context& ctx,
+                         const PatchOptions& options) {
   impl_->require_namespace(r, ns, "patch", name);
   // A merge patch sets fields to given values: sending it twice is harmless.
   Call call{http::methods::PATCH,
@@ -457,6 +458,10 @@ json Client::merge_patch(const Resource& r, std::string_view ns, std::string_vie
             patch.dump(),
             "application/merge-patch+json"};
   call.ctx = ctx;
+  if (!options.want_object) {
+    impl_->send(call);
+    return nullptr;
+  }
   return impl_->send_json(call);
 }
 

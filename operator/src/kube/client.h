@@ -80,7 +80,8 @@ class Client : public Interface {
   json replace(const Resource& r, std::string_view ns, std::string_view name, const json& object,
                std::string_view subresource = {}, const Context& ctx = {}) override;
   json merge_patch(const Resource& r, std::string_view ns, std::string_view name, const json& patch,
-                   std::string_view subresource = {}, const Context& ctx = {}) override;
+                   std::string_view subresource = {}, const Context& ctx = {},
+                   const PatchOptions& options = {}) override;
   json apply(const Resource& r, std::string_view ns, std::string_view name, const json& object,
              const ApplyOptions& options = {}, std::string_view subresource = {},
              const Context& ctx = {}) override;

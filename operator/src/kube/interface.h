@@ -58,6 +58,12 @@ struct ApplyOptions {
   bool want_object = true;
 };
 
+struct PatchOptions {
+  // false: merge_patch() returns null and leaves the answer unparsed, as
+  // ApplyOptions::want_object does for apply().
+  bool want_object = true;
+};
+
 struct DeleteOptions {
   std::string propagation_policy;  // "", "Foreground", "Background", "Orphan"
   std::optional<int> grace_period_seconds;
@@ -107,7 +113,7 @@ class Interface {
                        const Context& ctx = {}) = 0;
   virtual json merge_patch(const Resource& r, std::string_view ns, std::string_view name,
                            const json& patch, std::string_view subresource = {},
-                           const Context& ctx = {}) = 0;
+                           const Context& ctx = {}, const PatchOptions& options = {}) = 0;
   // Server-side apply (application/apply-patch+yaml). object must carry
   // apiVersion, kind and metadata.name.
   virtual json apply(const Resource& r, std::string_view ns, std::string_view name,

@@ -130,7 +130,8 @@ void EventRecorder::send(const Pending& pending) {
       nlohmann::json patch = {{"count", written.count + pending.count}, {"lastTimestamp", now}};
       if (shown != written.message) patch["message"] = shown;
       try {
-        client_.merge_patch(kube::resources::events, ns, written.name, patch, {}, cancel_);
+        client_.merge_patch(kube::resources::events, ns, written.name, patch, {}, cancel_,
+                            {.want_object = false});
         written.count += pending.count;
         written.message = shown;
         return;

@@ -495,7 +495,8 @@ struct Reconciler::Pass {
         json patch;
         patch["metadata"]["annotations"][std::string(stagger::kDeletionCostAnnotation)] =
             std::to_string(stagger::kRetireDeletionCost);
-        r.client_.merge_patch(kube::resources::pods, inst.ns, action.pod, patch, {}, ctx);
+        r.client_.merge_patch(kube::resources::pods, inst.ns, action.pod, patch, {}, ctx,
+                              {.want_object = false});
         break;
       }
       case stagger::Action::Kind::EvictPod:
@@ -799,7 +800,8 @@ struct Reconciler::Pass {
     json patch = {{"metadata", {{"uid", uid}}},
                   {"status", merge_patch_between(base_status, status)}};
     r.client_.merge_patch(kSrerachas, cr.at("metadata").value("namespace", ""),
-                          cr.at("metadata").value("name", ""), patch, "status", ctx);
+                          cr.at("metadata").value("name", ""), patch, "status", ctx,
+                          {.want_object = false});
     r.remember_status(key, uid, status);
   }
 };

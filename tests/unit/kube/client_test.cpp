@@ -243,6 +243,24 @@ TEST_F(ClientTest, ApplyWithoutWantingTheObjectReturnsNullAndStillThrows) {
   EXPECT_EQ(seen[1].headers["Content-Type"], "application/apply-patch+yaml");
 }
 
+TEST_F(ClientTest, MergePatchWithoutWantingTheObjectReturnsNullAndStillThrows) {
+  server_.script({{200, "not json"}, {409, status(409, "Conflict", "Precondition failed")}});
+  auto client = make_client();
+  const kube::json patch = {{"status", {{"ready", true}}}};
+  EXPECT_TRUE(client
+                  .merge_patch(kube::resources::configmaps, "ns1", "a", patch, "status", {},
+                               {.want_object = false})
+                  .is_null());
+  EXPECT_THROW(client.merge_patch(kube::resources::configmaps, "ns1", "a", patch, "status", {},
+                                  {.want_object = false}),
+               kube::ApiError);
+  auto seen = server_.seen();
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].method, "PATCH");
+  EXPECT_EQ(seen[0].headers["Content-Type"], "application/merge-patch+json");
+  EXPECT_THAT(seen[0].uri, ::testing::HasSubstr("/configmaps/a/status"));
+}
+
 TEST_F(ClientTest, DeleteSendsOptionsAndToleratesNotFound) {
   server_.script({{404, status(404, "NotFound", "configmaps \"a\" not found")}});
   auto client = make_client();

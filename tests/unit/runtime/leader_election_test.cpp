@@ -70,7 +70,7 @@ class FakeLeaseApi : public kube::Interface {
     throw std::logic_error("unused");
   }
   json merge_patch(const kube::Resource&, std::string_view, std::string_view, const json&,
-                   std::string_view, const kube::Context&) override {
+                   std::string_view, const kube::Context&, const kube::PatchOptions&) override {
     throw std::logic_error("unused");
   }
   json apply(const kube::Resource&, std::string_view, std::string_view, const json&,
