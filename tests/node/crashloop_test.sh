@@ -10,7 +10,8 @@ source "$(dirname "$0")/../lib/testlib.sh"
 source "$(dirname "$0")/../lib/node.sh"
 require_real_node
 test_namespace node-crashloop
-trap 'status=$?; ((status == 0)) || dump_pods; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+watcher="" watch_log=""
+trap 'status=$?; [[ -z "$watcher" ]] || kill "$watcher" 2>/dev/null; rm -f "$watch_log"; ((status == 0)) || dump_pods; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
 
 LIFETIME=3
 RESTARTS=4       # about 100 s with the kubelet's defaults
@@ -50,7 +51,6 @@ fields+='|{.status.containerStatuses[0].lastState.terminated.startedAt}|{.status
 fields+='|{.status.containerStatuses[0].state.waiting.reason}|{.status.containerStatuses[0].state.waiting.message}{"\n"}'
 kubectl get pod crasher -n "$NS" --watch -o jsonpath="$fields" >"$watch_log" 2>/dev/null &
 watcher=$!
-trap 'status=$?; kill "$watcher" 2>/dev/null; rm -f "$watch_log"; ((status == 0)) || dump_pods; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
 
 declare -A start_of finish_of
 messages=()
@@ -66,21 +66,21 @@ terminated() {
 }
 # Reads the whole log each time, leaving out a line kubectl has not finished.
 read_watch() {
-  local content="" rc running t_start t_finish t_exit l_start l_finish l_exit waiting message
+  local content="" rc running t_start t_finish t_exit l_start l_finish l_exit waiting message last
   IFS= read -r -d '' content <"$watch_log" || true
   content="${content%"${content##*$'\n'}"}"
   while IFS='|' read -r rc running t_start t_finish t_exit l_start l_finish l_exit waiting message; do
     [[ -n "$rc" ]] || continue
     restarts="$rc"
+    last="$rc"  # the run lastState holds: run rc while waiting, rc-1 once run rc started
     if [[ -n "$running" ]]; then
       [[ -n "${start_of[$rc]:-}" ]] || start_of[$rc]="$(secs "$running")"
-      ((rc == 0)) || terminated $((rc - 1)) "$l_start" "$l_finish" "$l_exit"
+      last=$((rc - 1))
     elif [[ -n "$t_finish" ]]; then
       terminated "$rc" "$t_start" "$t_finish" "$t_exit"
-      ((rc == 0)) || terminated $((rc - 1)) "$l_start" "$l_finish" "$l_exit"
-    else
-      terminated "$rc" "$l_start" "$l_finish" "$l_exit"
+      last=$((rc - 1))
     fi
+    ((last < 0)) || terminated "$last" "$l_start" "$l_finish" "$l_exit"
     if [[ "$waiting" == CrashLoopBackOff && " ${messages[*]} " != *" ${message%% restarting*} "* ]]; then
       messages+=("${message%% restarting*}")
     fi
