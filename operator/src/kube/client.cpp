@@ -328,7 +328,12 @@ struct Client::Impl {
     }
   }
 
-  json send_json(const Call& call) {
+  // want_object false: the answer is checked for errors only, and null returned.
+  json send_json(const Call& call, bool want_object = true) {
+    if (!want_object) {
+      send(call);
+      return nullptr;
+    }
     const auto body = send(call);
     auto parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (parsed.is_discarded()) throw Error(call.what + ": the answer is not JSON");
@@ -458,11 +463,7 @@ json Client::merge_patch(const Resource& r, std::string_view ns, std::string_vie
             patch.dump(),
             "application/merge-patch+json"};
   call.ctx = ctx;
-  if (!options.want_object) {
-    impl_->send(call);
-    return nullptr;
-  }
-  return impl_->send_json(call);
+  return impl_->send_json(call, options.want_object);
 }
 
 json Client::apply(const Resource& r, std::string_view ns, std::string_view name,
@@ -481,11 +482,7 @@ json Client::apply(const Resource& r, std::string_view ns, std::string_view name
             object.dump(),
             "application/apply-patch+yaml"};
   call.ctx = ctx;
-  if (!options.want_object) {
-    impl_->send(call);
-    return nullptr;
-  }
-  return impl_->send_json(call);
+  return impl_->send_json(call, options.want_object);
 }
 
 namespace {
