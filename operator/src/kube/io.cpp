@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include "kube/mutex.h"
+#include "kube/thread_name.h"
 
 namespace kube::io {
 
@@ -175,6 +176,7 @@ class Driver {
   }
 
   void run_background() {
+    name_this_thread("kube-io");
     MutexLock lock(mu_);
     while (!stop_) {
       if (driving_ || !followers_.empty()) {
@@ -207,6 +209,7 @@ class Driver {
   // Posts heartbeats; starts a rescuer when one is not run in time, and ends
   // the rescue once a thread other than a rescuer runs one again.
   void run_watchdog() {
+    name_this_thread("kube-io-dog");
     MutexLock lock(mu_);
     std::uint64_t posted = 0;
     bool warned_at_limit = false;
@@ -248,6 +251,7 @@ class Driver {
     spdlog::debug("kube/io: no I/O handler ran for {} ms; starting rescuer {}", kStall.count(),
                   rescuers_.size() + 1);
     rescuers_.push_back({std::thread([finished] {
+                           name_this_thread("kube-io-rescue");
                            this_thread_drives = true;  // a nested wait runs the I/O itself
                            this_thread_rescues = true;
                            run_until([] { return !rescue_active.load(); });

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kube/meta.h"
+#include "kube/thread_name.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
 
@@ -127,7 +128,10 @@ void Controller::start() {
   if (!workers_.empty()) return;
   spdlog::info("controller {}: starting {} worker(s)", name_, options_.max_concurrent_reconciles);
   for (int i = 0; i < options_.max_concurrent_reconciles; ++i) {
-    workers_.emplace_back([this] { work(); });
+    workers_.emplace_back([this, i] {
+      kube::name_this_thread(fmt::format("{}/w{}", name_, i + 1));  // sreracha/w1
+      work();
+    });
   }
 }
 

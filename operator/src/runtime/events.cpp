@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kube/meta.h"
+#include "kube/thread_name.h"
 
 namespace runtime {
 
@@ -94,6 +95,7 @@ bool EventRecorder::flush(std::chrono::milliseconds timeout) {
 }
 
 void EventRecorder::run() {
+  kube::name_this_thread("events");
   kube::MutexLock lock(mu_);
   while (true) {
     changed_.wait(lock.native(), [this]() REQUIRES(mu_) { return stopping_ || !queue_.empty(); });

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kube/backoff.h"
+#include "kube/thread_name.h"
 #include "kube/watch_decoder.h"
 
 namespace runtime {
@@ -126,6 +127,7 @@ bool Informer::sleep_for(std::chrono::milliseconds delay) {
 
 void Informer::run() {
   const std::string& what = description();
+  kube::name_this_thread("inf/" + what.substr(0, what.find(' ')));  // inf/pods
   kube::BackoffPolicy policy;
   policy.initial = options_.initial_backoff;
   policy.cap = options_.max_backoff;

@@ -7,6 +7,7 @@
 #include <spdlog/spdlog.h>
 
 #include "kube/meta.h"
+#include "kube/thread_name.h"
 #include "runtime/metrics.h"
 
 namespace runtime {
@@ -100,6 +101,7 @@ LeaderElector::Clock::duration LeaderElector::jittered_retry() const {
 }
 
 void LeaderElector::run() {
+  kube::name_this_thread("leader-elect");
   const std::string lease = config_.lease_namespace + "/" + config_.lease_name;
   spdlog::info("attempting to acquire leader lease {} as {}", lease, config_.identity);
   const kube::Context stoppable(stop_token_);

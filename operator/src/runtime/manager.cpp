@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "kube/thread_name.h"
+
 namespace runtime {
 namespace {
 
@@ -45,6 +47,7 @@ class SignalWatcher {
     sigaction(SIGTERM, &action, &old_term_);
     sigaction(SIGINT, &action, &old_int_);
     thread_ = std::thread([on_signal = std::move(on_signal)] {
+      kube::name_this_thread("signals");
       char byte = 0;
       while (read(signal_pipe[0], &byte, 1) == 1 && byte == 's') on_signal();
     });

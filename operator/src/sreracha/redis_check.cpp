@@ -20,6 +20,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "kube/thread_name.h"
 #include "kube/tls.h"
 
 namespace sreracha::redis_check {
@@ -385,6 +386,7 @@ void RedisChecker::forget(const std::string& key) {
 }
 
 void RedisChecker::run() {
+  kube::name_this_thread("redis-check");
   kube::MutexLock lock(mu_);
   while (!stopping_) {
     auto next =

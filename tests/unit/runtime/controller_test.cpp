@@ -3,11 +3,13 @@
 #include "runtime/controller.h"
 
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <condition_variable>
 #include <future>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "runtime/logging.h"
@@ -86,6 +88,34 @@ TEST(Controller, ReconcilesQueuedKeysAsRequests) {
   auto request = seen.get_future();
   ASSERT_EQ(request.wait_for(5s), std::future_status::ready);
   EXPECT_EQ(request.get(), (Request{"ns", "web"}));
+}
+
+TEST(Controller, WorkersAreNamedAfterTheController) {
+  std::mutex mu;
+  std::set<std::string> names;
+  auto reconciler = std::make_shared<FakeReconciler>([&](const Request&, int) {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    {
+      std::lock_guard lock(mu);
+      names.insert(name);
+    }
+    std::this_thread::sleep_for(20ms);  // busy: the next key goes to the other worker
+    return Result{};
+  });
+  Controller controller("test", reconciler, options(2));
+  controller.start();
+  // Keys until both workers have taken one.
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lock(mu);
+      if (names.size() == 2) break;
+    }
+    controller.queue().add("ns/k" + std::to_string(i));
+    std::this_thread::sleep_for(5ms);
+  }
+  std::lock_guard lock(mu);
+  EXPECT_EQ(names, (std::set<std::string>{"test/w1", "test/w2"}));
 }
 
 TEST(Controller, AThrowingReconcileIsRetriedWithBackoffThenForgotten) {
