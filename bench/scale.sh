@@ -17,6 +17,10 @@
 # VmRSS after QUIET_S (30) idle seconds with all N converged; gets/writes:
 # rest_client_requests_total (both export it) at Ready, GET (lists and
 # watches too) and every other method; quiet_writes: writes while idle.
+# For sreracha-operator a second line splits cpu_s by thread name (the I/O
+# driver kube-io, each informer inf/<resource>, the workers sreracha/w..):
+#
+#   scale: n=N op=sreracha run=I threads kube-io=.. inf/pods=.. ...
 #
 # The peer is ../shared/peer (a controller-runtime operator, see its
 # README), run with --skip-unchanged-applies ("skip": no apply when the
@@ -72,6 +76,28 @@ fi
 
 TICKS="$(getconf CLK_TCK)"
 cpu_s() { awk -v t="$TICKS" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
+# thread_cpu <pid>: CPU seconds by thread name, the digits ending a name
+# dropped (sreracha/w1..w4 -> sreracha/w), largest first; then exited=, what
+# threads that are gone used (the process's CPU less its threads').
+# I/O runs on whichever thread waits for it (kube/io.h): mostly one informer
+# whose own kind is quiet, which then carries every watch's reads and TLS.
+thread_cpu() {
+  local task
+  {
+    awk '{print "exited\t" $14 + $15}' "/proc/$1/stat"
+    for task in /proc/"$1"/task/*; do
+      # utime and stime are fields 14 and 15; counted after the ") " that
+      # ends the name, which could hold spaces.
+      printf '%s\t%s\n' "$(cat "$task/comm")" "$(sed 's/.*) //' "$task/stat" | awk '{print $12 + $13}')"
+    done
+  } 2>/dev/null | awk -F'\t' -v t="$TICKS" '
+    $1 == "exited" {total = $2; next}
+    {sub(/[0-9]+$/, "", $1); s[$1] += $2; threads += $2}
+    END {
+      for (k in s) if (s[k] > 0) printf "%s=%.2f\n", k, s[k] / t
+      printf "exited=%.2f\n", (total - threads) / t
+    }' | sort -t= -k2 -gr | tr '\n' ' '
+}
 rss_mib() { awk -v f="$2:" '$1 == f {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
 # requests <port> get|write: rest_client_requests_total summed over GET, or
 # over every other method.
@@ -136,7 +162,7 @@ LOG_DIR="$(mktemp -d /tmp/sreracha-scale.XXXXXX)"
 echo "scale: operator logs in $LOG_DIR" >&2
 declare -A results  # results[op,field] = space-separated values over runs
 run_one() {  # run_one <op> <run>
-  local op="$1" run="$2" t0 ready_s cpu idle_cpu peak empty gets writes idle quiet
+  local op="$1" run="$2" t0 ready_s cpu idle_cpu peak empty gets writes idle quiet threads=""
   test_namespace "scale"
   install_crd
   start "$op"
@@ -160,6 +186,7 @@ run_one() {  # run_one <op> <run>
   done
   ready_s="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')"
   cpu="$(cpu_s "$PID")"
+  [[ "$op" != sreracha ]] || threads="$(thread_cpu "$PID")"
   if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   peak="$(rss_mib "$PID" VmHWM)"
   gets="$(requests "$PORT" get)"
@@ -172,6 +199,7 @@ run_one() {  # run_one <op> <run>
   kill "$PID"
   wait "$PID" 2>/dev/null || true
   echo "scale: n=$N op=$op run=$run ready_s=$ready_s cpu_s=$cpu idle_cpu_s=$idle_cpu peak_rss_mib=$peak idle_rss_mib=$idle empty_rss_mib=$empty gets=$gets writes=$writes quiet_writes=$quiet"
+  [[ -z "$threads" ]] || echo "scale: n=$N op=$op run=$run threads ${threads% }"
   local field value
   for field in ready_s cpu idle_cpu peak idle empty gets writes quiet; do
     value="${!field}"

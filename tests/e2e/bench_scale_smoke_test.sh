@@ -9,7 +9,10 @@ echo "$out" | grep '^scale:'
 number='[0-9]+(\.[0-9]+)?'
 line="^scale: n=10 op=OP run=median ready_s=$number cpu_s=$number idle_cpu_s=-?$number peak_rss_mib=$number idle_rss_mib=$number empty_rss_mib=$number gets=[0-9]+ writes=[0-9]+ quiet_writes=-?[0-9]+$"
 grep -Eq "${line/OP/sreracha}" <<<"$out" || fail "no median line for sreracha-operator"
-grep -Eq "^scale: n=10 op=sreracha run=1 " <<<"$out" || fail "no line for the run"
+grep -Eq "^scale: n=10 op=sreracha run=1 ready_s=" <<<"$out" || fail "no line for the run"
+# The run's CPU by thread, under the names the operator gives its threads.
+grep -Eq "^scale: n=10 op=sreracha run=1 threads ([^ ]+=$number )*(kube-io|inf/[a-z.]+|sreracha/w)=$number( |$)" <<<"$out" ||
+  fail "no CPU by thread for the run, or no thread named kube-io, inf/<resource> or sreracha/w<N>"
 if [[ -f "$SRC/../shared/peer/go.mod" ]]; then
   grep -Eq "${line/OP/peer-skip}" <<<"$out" || fail "no median line for the peer"
   grep -Eq "^scale: ratio cpu=$number idle_cpu=-?$number ready=$number peak_rss=$number$" <<<"$out" || fail "no ratio line"
