@@ -76,26 +76,22 @@ fi
 
 TICKS="$(getconf CLK_TCK)"
 cpu_s() { awk -v t="$TICKS" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
-# thread_cpu <pid>: CPU seconds by thread name, the digits ending a name
-# dropped (sreracha/w1..w4 -> sreracha/w), largest first; then exited=, what
-# threads that are gone used (the process's CPU less its threads').
+# thread_cpu <pid> <cpu_s>: CPU seconds by thread name, the digits ending a
+# name dropped (sreracha/w1..w4 -> sreracha/w), largest first; and exited=,
+# what threads that are gone used (cpu_s, the process's, less its threads').
 # I/O runs on whichever thread waits for it (kube/io.h): mostly one informer
 # whose own kind is quiet, which then carries every watch's reads and TLS.
 thread_cpu() {
   local task
-  {
-    awk '{print "exited\t" $14 + $15}' "/proc/$1/stat"
-    for task in /proc/"$1"/task/*; do
-      # utime and stime are fields 14 and 15; counted after the ") " that
-      # ends the name, which could hold spaces.
-      printf '%s\t%s\n' "$(cat "$task/comm")" "$(sed 's/.*) //' "$task/stat" | awk '{print $12 + $13}')"
-    done
-  } 2>/dev/null | awk -F'\t' -v t="$TICKS" '
-    $1 == "exited" {total = $2; next}
+  for task in /proc/"$1"/task/*; do
+    # utime and stime are fields 14 and 15; counted after the ") " that
+    # ends the name, which could hold spaces.
+    printf '%s\t%s\n' "$(cat "$task/comm")" "$(awk '{sub(/.*\) /, ""); print $12 + $13}' "$task/stat")"
+  done 2>/dev/null | awk -F'\t' -v t="$TICKS" -v total="$2" '
     {sub(/[0-9]+$/, "", $1); s[$1] += $2; threads += $2}
     END {
       for (k in s) if (s[k] > 0) printf "%s=%.2f\n", k, s[k] / t
-      printf "exited=%.2f\n", (total - threads) / t
+      printf "exited=%.2f\n", total - threads / t
     }' | sort -t= -k2 -gr | tr '\n' ' '
 }
 rss_mib() { awk -v f="$2:" '$1 == f {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
@@ -186,7 +182,7 @@ run_one() {  # run_one <op> <run>
   done
   ready_s="$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}')"
   cpu="$(cpu_s "$PID")"
-  [[ "$op" != sreracha ]] || threads="$(thread_cpu "$PID")"
+  [[ "$op" != sreracha ]] || threads="$(thread_cpu "$PID" "$cpu")"
   if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
   peak="$(rss_mib "$PID" VmHWM)"
   gets="$(requests "$PORT" get)"

@@ -14,4 +14,11 @@ inline void name_this_thread(std::string name) {
   pthread_setname_np(pthread_self(), name.c_str());
 }
 
+// What the kernel shows for the calling thread.
+inline std::string this_thread_name() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
+
 }  // namespace kube

@@ -9,30 +9,24 @@
 namespace kube {
 namespace {
 
-std::string this_thread_name() {
-  char name[16] = {};
-  pthread_getname_np(pthread_self(), name, sizeof name);
-  return name;
+// The name a new thread reads back after naming itself `name`.
+std::string seen_by_a_thread_named(const std::string& name) {
+  std::string seen;
+  std::thread([&] {
+    name_this_thread(name);
+    seen = this_thread_name();
+  }).join();
+  return seen;
 }
 
 TEST(ThreadName, NamesTheCallingThreadOnly) {
   const std::string before = this_thread_name();
-  std::string seen;
-  std::thread([&] {
-    name_this_thread("inf/pods");
-    seen = this_thread_name();
-  }).join();
-  EXPECT_EQ(seen, "inf/pods");
+  EXPECT_EQ(seen_by_a_thread_named("inf/pods"), "inf/pods");
   EXPECT_EQ(this_thread_name(), before);
 }
 
 TEST(ThreadName, LongNamesAreCutTo15Bytes) {
-  std::string seen;
-  std::thread([&] {
-    name_this_thread("inf/poddisruptionbudgets");
-    seen = this_thread_name();
-  }).join();
-  EXPECT_EQ(seen, "inf/poddisrupti");
+  EXPECT_EQ(seen_by_a_thread_named("inf/poddisruptionbudgets"), "inf/poddisrupti");
 }
 
 }  // namespace

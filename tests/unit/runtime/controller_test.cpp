@@ -3,7 +3,6 @@
 #include "runtime/controller.h"
 
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <condition_variable>
 #include <future>
@@ -12,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "kube/thread_name.h"
 #include "runtime/logging.h"
 #include "runtime/metrics.h"
 
@@ -94,11 +94,9 @@ TEST(Controller, WorkersAreNamedAfterTheController) {
   std::mutex mu;
   std::set<std::string> names;
   auto reconciler = std::make_shared<FakeReconciler>([&](const Request&, int) {
-    char name[16] = {};
-    pthread_getname_np(pthread_self(), name, sizeof name);
     {
       std::lock_guard lock(mu);
-      names.insert(name);
+      names.insert(kube::this_thread_name());
     }
     std::this_thread::sleep_for(20ms);  // busy: the next key goes to the other worker
     return Result{};
