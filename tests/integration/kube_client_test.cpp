@@ -547,6 +547,34 @@ TEST_F(KubeClient, ConnectionsAreReusedAndRequestsMeasured) {
   EXPECT_EQ(infos.back().code, 404);
 }
 
+// An informer lists, then watches from what the list returned. Both go
+// through one connection pool, so the watch takes the connection the list
+// has just handed back: informers starting together open one connection
+// each, not one for the list and one for the watch.
+TEST_F(KubeClient, AWatchTakesTheConnectionItsListUsed) {
+  admin().create(res::configmaps, ns(), configmap("pooled"));
+  kube::ClientOptions options;
+  options.qps = 0;
+  kube::Client client(config(), options);
+  constexpr int kInformers = 6;
+  std::vector<std::thread> informers;
+  for (int i = 0; i < kInformers; ++i) {
+    informers.emplace_back([&, i] {
+      const auto list = client.list(res::configmaps, ns());
+      kube::WatchOptions watch;
+      watch.resource_version = list["metadata"]["resourceVersion"].get<std::string>();
+      watch.timeout_seconds = 1 + i % 3;  // as informers do, not all alike
+      client.watch(res::configmaps, ns(), watch, [](const kube::WatchEvent&) { return true; });
+    });
+  }
+  for (auto& informer : informers) informer.join();
+  // With a pool per timeout, the lists' 6 stayed idle beside the watches' 6.
+  // A connection is handed back a moment after its body ends, so a watch
+  // may still open one of its own now and then.
+  EXPECT_GE(client.connections_opened(), 1u);
+  EXPECT_LE(client.connections_opened(), kInformers + 2u);
+}
+
 TEST_F(KubeClient, RateLimitSpacesRequests) {
   admin().create(res::configmaps, ns(), configmap("limited"));
   kube::ClientOptions options;

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>  // program_invocation_short_name
-#include <map>
 #include <random>
 #include <thread>
 
@@ -105,30 +104,38 @@ template <typename F>
 ScopeExit(F) -> ScopeExit<F>;
 
 // Aborts one HTTP attempt in flight when its Context is cancelled or its
-// deadline comes: cancelling the pplx token closes the connection, which
-// fails the pending read or handshake at once; the nudge wakes whoever runs
-// the I/O to see it. The client's own timeout (request_timeout) stays the
-// other bound, so an attempt lasts at most min(request_timeout, time left).
+// deadline comes, or when `limit` has passed since it started (whichever is
+// first): cancelling the pplx token closes the connection, which fails the
+// pending read or handshake at once; the nudge wakes whoever runs the I/O to
+// see it. All calls share one http_client (one connection pool), so this is
+// what bounds each one: cpprestsdk fixes its own timeout per client.
 class AttemptAbort {
  public:
-  explicit AttemptAbort(const Context& ctx) : token_(ctx.token()) {
+  AttemptAbort(const Context& ctx, std::chrono::seconds limit) : token_(ctx.token()) {
     callback_id_ = token_.add_callback([source = source_] {
       source.cancel();
       io::nudge();
     });
-    if (ctx.deadline()) {
-      deadline_.emplace(*ctx.deadline(), [source = source_] { source.cancel(); });
-    }
+    auto deadline = Clock::now() + limit;
+    if (ctx.deadline() && *ctx.deadline() < deadline) deadline = *ctx.deadline();
+    // Captures copies: the callback may run once after this is destroyed.
+    deadline_.emplace(deadline, [source = source_, expired = expired_] {
+      expired->store(true);
+      source.cancel();
+    });
   }
   ~AttemptAbort() { token_.remove_callback(callback_id_); }
   AttemptAbort(const AttemptAbort&) = delete;
   AttemptAbort& operator=(const AttemptAbort&) = delete;
 
   pplx::cancellation_token token() const { return source_.get_token(); }
+  // True once the deadline or limit cut the attempt.
+  bool expired() const { return expired_->load(); }
 
  private:
   CancelToken token_;
   pplx::cancellation_token_source source_;
+  std::shared_ptr<std::atomic<bool>> expired_ = std::make_shared<std::atomic<bool>>(false);
   std::uint64_t callback_id_ = 0;
   std::optional<io::Alarm> deadline_;
 };
@@ -177,25 +184,21 @@ struct Client::Impl {
     }
     MutexLock lock(mu);
     tls = std::move(material);
-    clients.clear();  // new connections, new certificate; in-flight calls keep theirs
+    http.reset();  // new connections, new certificate; in-flight calls keep theirs
   }
 
-  // The http_client for calls with this client-side timeout. One per timeout
-  // because cpprestsdk fixes the timeout per client; reusing it is what makes
-  // cpprestsdk pool connections (keep-alive).
-  std::shared_ptr<http_client> client_for(std::chrono::seconds timeout) {
+  // The one http_client of every call, so that all share its connection
+  // pool: an informer's watch takes the connection its list just used, where
+  // a client per timeout kept both open (36 TLS connections instead of 18 for
+  // the operator's 18 informers, ~2 MiB and a handshake each). cpprestsdk
+  // fixes its timeout (no bytes for that long) per client, so that is only a
+  // backstop here; each call's own bound is an AttemptAbort (send) or the
+  // watch's end (watch).
+  std::shared_ptr<http_client> pool() {
     MutexLock lock(mu);
-    if (auto it = clients.find(timeout.count()); it != clients.end()) return it->second;
-    // Callers that vary watch timeouts must not grow this forever; dropping
-    // an entry only drops its idle pooled connections (calls in flight hold
-    // their client).
-    if (clients.size() >= 8)
-      std::erase_if(clients, [&](const auto& entry) {
-        return entry.first != options.request_timeout.count();
-      });
-    auto& slot = clients[timeout.count()];
+    if (http) return http;
     http::client::http_client_config cfg;
-    cfg.set_timeout(timeout);
+    cfg.set_timeout(std::chrono::hours(24));
     cfg.set_validate_certificates(!config.insecure_skip_tls_verify);
     // The API server does not redirect, and cpprestsdk would carry our
     // Authorization header to wherever a redirect pointed. Off also saves a
@@ -206,8 +209,8 @@ struct Client::Impl {
           counter->fetch_add(1);
           configure_tls(context, *material);
         });
-    slot = std::make_shared<http_client>(server_uri, cfg);
-    return slot;
+    http = std::make_shared<http_client>(server_uri, cfg);
+    return http;
   }
 
   // The Authorization header; adopts a new client certificate from an exec
@@ -283,15 +286,14 @@ struct Client::Impl {
     for (int attempt = 0;; ++attempt) {
       ctx.check(call.what);
       limiter.acquire(ctx, call.what);
-      const auto http = client_for(options.request_timeout);
       auto request = build(call, authorization(ctx));
       const auto start = Clock::now();
       int code = 0;
       std::string body;
       std::optional<std::chrono::seconds> retry_after;
+      const AttemptAbort abort(ctx, options.request_timeout);
       try {
-        const AttemptAbort abort(ctx);
-        auto response = io::await(http->request(request, abort.token()));
+        auto response = io::await(pool()->request(request, abort.token()));
         code = response.status_code();
         // Waits for the body on its completion event itself: extract_utf8string()
         // would hand the read over to another task first: one more handler
@@ -306,12 +308,16 @@ struct Client::Impl {
       } catch (const std::exception& e) {
         record(call, 0, start);
         ctx.check(call.what);  // the abort's doing: Cancelled, not a transport error
+        // Past the check, an expired abort means request_timeout cut it.
+        const auto why =
+            abort.expired()
+                ? "timed out after " + std::to_string(options.request_timeout.count()) + " s"
+                : transport_message(e);
         if (call.idempotent && attempt < options.max_retries &&
-            sleep_before_retry(call, attempt, transport_message(e))) {
+            sleep_before_retry(call, attempt, why)) {
           continue;
         }
-        throw TransportError(call.what + ": " + transport_message(e) + " (server " + config.server +
-                             ")");
+        throw TransportError(call.what + ": " + why + " (server " + config.server + ")");
       }
       record(call, code, start);
       if (code >= 200 && code < 300) return body;
@@ -358,7 +364,7 @@ struct Client::Impl {
 
   Mutex mu;
   std::shared_ptr<const TlsMaterial> tls GUARDED_BY(mu);
-  std::map<long long, std::shared_ptr<http_client>> clients GUARDED_BY(mu);  // by timeout
+  std::shared_ptr<http_client> http GUARDED_BY(mu);  // pool()
 };
 
 void set_io_threads(std::size_t threads) {
@@ -556,18 +562,6 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
             "watch " + describe(r, ns, {})};
   if (options.metadata_only) call.accept = metadata_accept("PartialObjectMetadata");
 
-  // cpprestsdk's client timeout fires when no bytes arrived for that long
-  // (measured with 2.10.18: events every second kept a 3 s timeout alive for
-  // 10 s). A quiet watch receives nothing until a bookmark (about once a
-  // minute) or the server's end at timeoutSeconds, so the client timeout must
-  // outlast timeoutSeconds or quiet watches would die as timeouts.
-  // Whole minutes, so that watches with randomised timeouts (as reflectors
-  // use) share a few clients and their pooled connections.
-  const auto client_timeout =
-      options.timeout_seconds > 0
-          ? std::chrono::seconds((options.timeout_seconds + 30 + 59) / 60 * 60)
-          : std::chrono::seconds(24 * 3600);
-
   // Cancelling closes the connection, which fails the pending read at once.
   pplx::cancellation_token_source abort;
   // The nudge wakes whoever runs the I/O to see the closed connection.
@@ -583,6 +577,18 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
   }};
   if (cancel.cancelled()) return;
 
+  // The server ends a watch at timeoutSeconds. One it does not end (a
+  // half-open connection, a stalled server) is cut watch_end_grace later;
+  // the caller watches again. A quiet watch may hear nothing until then, so
+  // there is no bound on the time between events.
+  const auto ended = std::make_shared<std::atomic<bool>>(false);
+  std::optional<io::Alarm> backstop;
+  const auto why = [&](const std::exception& e) {
+    if (!ended->load()) return transport_message(e);
+    return "the server did not end it " + std::to_string(impl_->options.watch_end_grace.count()) +
+           " s after timeoutSeconds (" + std::to_string(options.timeout_seconds) + " s)";
+  };
+
   http::http_response response;
   for (bool reauthenticated = false;;) {
     http::http_request request;
@@ -592,15 +598,21 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
     } catch (const Cancelled&) {
       return;  // a cancelled watch ends quietly, as below
     }
-    const auto http = impl_->client_for(client_timeout);
     const auto start = Clock::now();
+    if (options.timeout_seconds > 0) {
+      backstop.emplace(
+          start + std::chrono::seconds(options.timeout_seconds) + impl_->options.watch_end_grace,
+          [abort, ended] {  // copies: may run once after the watch returned
+            ended->store(true);
+            abort.cancel();
+          });
+    }
     try {
-      response = io::await(http->request(request, abort.get_token()));
+      response = io::await(impl_->pool()->request(request, abort.get_token()));
     } catch (const std::exception& e) {
       impl_->record(call, 0, start);
       if (cancel.cancelled()) return;
-      throw TransportError(call.what + ": " + transport_message(e) + " (server " +
-                           impl_->config.server + ")");
+      throw TransportError(call.what + ": " + why(e) + " (server " + impl_->config.server + ")");
     }
     const int code = response.status_code();
     impl_->record(call, code, start);  // latency = until the headers arrived
@@ -647,7 +659,7 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
       }
     } catch (const std::exception& e) {
       if (cancel.cancelled()) return;
-      throw TransportError(call.what + ": the stream broke: " + transport_message(e));
+      throw TransportError(call.what + ": the stream broke: " + why(e));
     }
     if (cancel.cancelled()) return;
     try {

@@ -35,7 +35,11 @@ struct ClientOptions {
   int burst = 30;                            // --kube-api-burst
   int max_retries = 5;                       // idempotent calls only: connection errors, 429, 5xx
   std::chrono::seconds max_retry_after{10};  // the longest Retry-After honoured (BackoffPolicy)
-  std::chrono::seconds request_timeout{30};  // every non-watch request
+  // Every non-watch request: each attempt, from sending to the body's end.
+  std::chrono::seconds request_timeout{30};
+  // A watch with timeoutSeconds that the server has not ended this long
+  // after it is cut (a half-open connection, a stalled server).
+  std::chrono::seconds watch_end_grace{30};
   // Who calls, as the API server's audit log and managedFields show it.
   // Defaults: the program's name, as client-go defaults to os.Args[0].
   std::string user_agent;

@@ -532,6 +532,30 @@ TEST_F(ClientTest, WatchRejectedUpFrontThrowsTheStatus) {
   EXPECT_THROW(client.watch(kube::resources::pods, "ns1", {}, ignore), kube::ResourceExpired);
 }
 
+// A server that neither answers nor ends the watch at timeoutSeconds (a
+// half-open connection looks the same): the watch is cut watch_end_grace
+// after it, so that the caller watches again, instead of waiting for
+// cpprestsdk's own timeout of a day.
+TEST_F(ClientTest, WatchTheServerDoesNotEndIsCutAfterTheGrace) {
+  server_.script({{200, "", {}, 3500ms}});
+  kube::ClientOptions options;
+  options.watch_end_grace = 1s;
+  auto client = make_client(options);
+  kube::WatchOptions watch;
+  watch.timeout_seconds = 1;
+  const auto begin = std::chrono::steady_clock::now();
+  try {
+    client.watch(kube::resources::pods, "ns1", watch, [](const kube::WatchEvent&) { return true; });
+    FAIL() << "the watch ended normally";
+  } catch (const kube::TransportError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("watch pods in ns1: the server did not end it 1 s after "
+                                    "timeoutSeconds (1 s)"));
+  }
+  const auto took = std::chrono::steady_clock::now() - begin;
+  EXPECT_GE(took, 1900ms);
+  EXPECT_LT(took, 3s);
+}
+
 TEST_F(ClientTest, NamespacedCallWithoutNamespaceIsRejected) {
   auto client = make_client();
   EXPECT_THROW(client.get(kube::resources::configmaps, "", "a"), kube::Error);
