@@ -77,8 +77,10 @@ fi
 TICKS="$(getconf CLK_TCK)"
 cpu_s() { awk -v t="$TICKS" '{printf "%.2f", ($14 + $15) / t}' "/proc/$1/stat"; }
 # thread_cpu <pid> <cpu_s>: CPU seconds by thread name, the digits ending a
-# name dropped (sreracha/w1..w4 -> sreracha/w), largest first; and exited=,
-# what threads that are gone used (cpu_s, the process's, less its threads').
+# name dropped (sreracha/w1..w4 -> sreracha/w), largest first; and rest=,
+# cpu_s (the process's) less its threads' sum: the kernel counts each
+# thread's utime and stime in whole ticks, rounded down, so with ~28 threads
+# that is mostly rounding; threads that ended would count there too.
 # I/O runs on whichever thread waits for it (kube/io.h): mostly one informer
 # whose own kind is quiet, which then carries every watch's reads and TLS.
 thread_cpu() {
@@ -91,7 +93,7 @@ thread_cpu() {
     {sub(/[0-9]+$/, "", $1); s[$1] += $2; threads += $2}
     END {
       for (k in s) if (s[k] > 0) printf "%s=%.2f\n", k, s[k] / t
-      printf "exited=%.2f\n", total - threads / t
+      printf "rest=%.2f\n", total - threads / t
     }' | sort -t= -k2 -gr | tr '\n' ' '
 }
 rss_mib() { awk -v f="$2:" '$1 == f {printf "%.1f", $2 / 1024}' "/proc/$1/status"; }
