@@ -190,7 +190,7 @@ struct Client::Impl {
   // The one http_client of every call, so that all share its connection
   // pool: an informer's watch takes the connection its list just used, where
   // a client per timeout kept both open (36 TLS connections instead of 18 for
-  // the operator's 18 informers, ~2 MiB and a handshake each). cpprestsdk
+  // the operator's 18 informers; ~100 KB and a handshake each). cpprestsdk
   // fixes its timeout (no bytes for that long) per client, so that is only a
   // backstop here; each call's own bound is an AttemptAbort (send) or the
   // watch's end (watch).
