@@ -111,17 +111,16 @@ ScopeExit(F) -> ScopeExit<F>;
 // what bounds each one: cpprestsdk fixes its own timeout per client.
 class AttemptAbort {
  public:
-  AttemptAbort(const Context& ctx, std::chrono::seconds limit) : token_(ctx.token()) {
+  AttemptAbort(const Context& ctx, std::chrono::seconds limit)
+      : token_(ctx.token()),
+        // Captures copies: the callback may run once after this is destroyed.
+        deadline_(earliest(ctx, limit), [source = source_, expired = expired_] {
+          expired->store(true);
+          source.cancel();
+        }) {
     callback_id_ = token_.add_callback([source = source_] {
       source.cancel();
       io::nudge();
-    });
-    auto deadline = Clock::now() + limit;
-    if (ctx.deadline() && *ctx.deadline() < deadline) deadline = *ctx.deadline();
-    // Captures copies: the callback may run once after this is destroyed.
-    deadline_.emplace(deadline, [source = source_, expired = expired_] {
-      expired->store(true);
-      source.cancel();
     });
   }
   ~AttemptAbort() { token_.remove_callback(callback_id_); }
@@ -133,11 +132,16 @@ class AttemptAbort {
   bool expired() const { return expired_->load(); }
 
  private:
+  static Clock::time_point earliest(const Context& ctx, std::chrono::seconds limit) {
+    const auto end = Clock::now() + limit;
+    return ctx.deadline() && *ctx.deadline() < end ? *ctx.deadline() : end;
+  }
+
   CancelToken token_;
   pplx::cancellation_token_source source_;
   std::shared_ptr<std::atomic<bool>> expired_ = std::make_shared<std::atomic<bool>>(false);
   std::uint64_t callback_id_ = 0;
-  std::optional<io::Alarm> deadline_;
+  io::Alarm deadline_;  // after source_ and expired_: its callback copies them
 };
 
 // The Accept header that asks for objects as `as` (PartialObjectMetadata or
