@@ -115,6 +115,17 @@ bool looks_typed(const std::string& text) {
          std::count(rest.begin(), rest.end(), '.') < 2;
 }
 
+// A line that starts with "---" or "..." can end the document, so such a
+// string is quoted wherever it lands: a top-level scalar "---" came back as
+// two empty documents (found by fuzz/yaml_fuzzer.cpp).
+bool starts_like_document_marker(std::string_view text) {
+  return text.starts_with("---") || text.starts_with("...");
+}
+
+bool must_quote(const std::string& text) {
+  return looks_typed(text) || starts_like_document_marker(text);
+}
+
 // Literal blocks read back with exactly one final newline (clip chomping)
 // and take their indentation from the first line, so only text of that shape
 // is written as one (minus the final newline, which the reader restores);
@@ -132,7 +143,7 @@ void emit(YAML::Emitter& out, const json& value) {
       out << YAML::BeginMap;
       for (const auto& [key, item] : value.items()) {
         out << YAML::Key;
-        if (looks_typed(key)) out << YAML::DoubleQuoted;
+        if (must_quote(key)) out << YAML::DoubleQuoted;
         out << key << YAML::Value;
         emit(out, item);
       }
@@ -152,7 +163,7 @@ void emit(YAML::Emitter& out, const json& value) {
       }
       // yaml-cpp writes CR and tab raw in plain scalars, where a reader takes
       // them for line breaks and trimmed whitespace; escaped, they survive.
-      if (text.find_first_of("\n\r\t") != std::string::npos || looks_typed(text)) {
+      if (text.find_first_of("\n\r\t") != std::string::npos || must_quote(text)) {
         out << YAML::DoubleQuoted;
       }
       out << text;

@@ -175,6 +175,19 @@ TEST(ToYaml, CarriageReturnsAndTabsRoundTrip) {
   }
 }
 
+// Found by fuzz/yaml_fuzzer.cpp ("\t---"): a top-level string "---" was
+// written as a second document marker and read back as no document at all.
+// A string or key that starts with "---" or "..." is quoted.
+TEST(ToYaml, DocumentMarkersRoundTrip) {
+  for (const std::string& text : {std::string("---"), std::string("--- a"), std::string("..."),
+                                  std::string("... a"), std::string("---a")}) {
+    for (const json& document : {json(text), json{{text, 1}}, json::array({text})}) {
+      const std::string yaml = to_yaml({document, {{"next", 2}}});
+      EXPECT_EQ(load_yaml_documents(yaml), (std::vector<json>{document, {{"next", 2}}})) << yaml;
+    }
+  }
+}
+
 TEST(ToYaml, ScriptsAreLiteralBlocksAndEmptyContainersInline) {
   std::string text = to_yaml(
       {{{"script", "echo a\necho b\n"}, {"none", json::array()}, {"nothing", json::object()}}});
