@@ -103,46 +103,50 @@ struct ScopeExit {
 template <typename F>
 ScopeExit(F) -> ScopeExit<F>;
 
-// Aborts one HTTP attempt in flight when its Context is cancelled or its
-// deadline comes, or when `limit` has passed since it started (whichever is
-// first): cancelling the pplx token closes the connection, which fails the
-// pending read or handshake at once; the nudge wakes whoever runs the I/O to
-// see it. All calls share one http_client (one connection pool), so this is
-// what bounds each one: cpprestsdk fixes its own timeout per client.
-class AttemptAbort {
+// Aborts an HTTP call in flight when its CancelToken is cancelled, when
+// cancel() is called, or at the time expire_at() set: cancelling the pplx
+// token closes the connection, which fails the pending read or handshake at
+// once; the nudge wakes whoever runs the I/O to see it. All calls share one
+// http_client (one connection pool), so this is what bounds each one:
+// cpprestsdk fixes its own timeout per client.
+class Abort {
  public:
-  AttemptAbort(const Context& ctx, std::chrono::seconds limit)
-      : token_(ctx.token()),
-        // Captures copies: the callback may run once after this is destroyed.
-        deadline_(earliest(ctx, limit), [source = source_, expired = expired_] {
-          expired->store(true);
-          source.cancel();
-        }) {
+  explicit Abort(CancelToken token) : token_(std::move(token)) {
     callback_id_ = token_.add_callback([source = source_] {
       source.cancel();
       io::nudge();
     });
   }
-  ~AttemptAbort() { token_.remove_callback(callback_id_); }
-  AttemptAbort(const AttemptAbort&) = delete;
-  AttemptAbort& operator=(const AttemptAbort&) = delete;
+  ~Abort() { token_.remove_callback(callback_id_); }
+  Abort(const Abort&) = delete;
+  Abort& operator=(const Abort&) = delete;
 
+  // (Re)sets the time at which the call is cut and expired() turns true.
+  void expire_at(Clock::time_point when) {
+    // Captures copies: the callback may run once after this is destroyed.
+    alarm_.emplace(when, [source = source_, expired = expired_] {
+      expired->store(true);
+      source.cancel();
+    });
+  }
+  void cancel() { source_.cancel(); }
   pplx::cancellation_token token() const { return source_.get_token(); }
-  // True once the deadline or limit cut the attempt.
+  // True once the time set by expire_at() cut the call.
   bool expired() const { return expired_->load(); }
 
  private:
-  static Clock::time_point earliest(const Context& ctx, std::chrono::seconds limit) {
-    const auto end = Clock::now() + limit;
-    return ctx.deadline() && *ctx.deadline() < end ? *ctx.deadline() : end;
-  }
-
   CancelToken token_;
   pplx::cancellation_token_source source_;
   std::shared_ptr<std::atomic<bool>> expired_ = std::make_shared<std::atomic<bool>>(false);
   std::uint64_t callback_id_ = 0;
-  io::Alarm deadline_;  // after source_ and expired_: its callback copies them
+  std::optional<io::Alarm> alarm_;
 };
+
+// The earlier of `limit` from now and the Context's deadline.
+Clock::time_point earliest(const Context& ctx, std::chrono::seconds limit) {
+  const auto end = Clock::now() + limit;
+  return ctx.deadline() && *ctx.deadline() < end ? *ctx.deadline() : end;
+}
 
 // The Accept header that asks for objects as `as` (PartialObjectMetadata or
 // its List), with plain JSON as the fallback of a server that cannot.
@@ -196,8 +200,8 @@ struct Client::Impl {
   // a client per timeout kept both open (36 TLS connections instead of 18 for
   // the operator's 18 informers; ~100 KB and a handshake each). cpprestsdk
   // fixes its timeout (no bytes for that long) per client, so that is only a
-  // backstop here; each call's own bound is an AttemptAbort (send) or the
-  // watch's end (watch).
+  // backstop here; each call's own bound is its Abort: request_timeout per
+  // attempt (send), timeoutSeconds plus watch_end_grace (watch).
   std::shared_ptr<http_client> pool() {
     MutexLock lock(mu);
     if (http) return http;
@@ -295,7 +299,8 @@ struct Client::Impl {
       int code = 0;
       std::string body;
       std::optional<std::chrono::seconds> retry_after;
-      const AttemptAbort abort(ctx, options.request_timeout);
+      Abort abort(ctx.token());
+      abort.expire_at(earliest(ctx, options.request_timeout));
       try {
         auto response = io::await(pool()->request(request, abort.token()));
         code = response.status_code();
@@ -566,29 +571,18 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
             "watch " + describe(r, ns, {})};
   if (options.metadata_only) call.accept = metadata_accept("PartialObjectMetadata");
 
-  // Cancelling closes the connection, which fails the pending read at once.
-  pplx::cancellation_token_source abort;
-  // The nudge wakes whoever runs the I/O to see the closed connection.
-  const auto callback_id = cancel.add_callback([abort]() {
-    abort.cancel();
-    io::nudge();
-  });
+  Abort abort(cancel);
   // Leaving early (on_event said stop, or threw) must also abort the stream,
   // or the half-read connection would linger.
-  ScopeExit cleanup{[&]() {
-    cancel.remove_callback(callback_id);
-    abort.cancel();
-  }};
+  ScopeExit cleanup{[&abort]() { abort.cancel(); }};
   if (cancel.cancelled()) return;
 
   // The server ends a watch at timeoutSeconds. One it does not end (a
   // half-open connection, a stalled server) is cut watch_end_grace later;
   // the caller watches again. A quiet watch may hear nothing until then, so
   // there is no bound on the time between events.
-  const auto ended = std::make_shared<std::atomic<bool>>(false);
-  std::optional<io::Alarm> backstop;
   const auto why = [&](const std::exception& e) {
-    if (!ended->load()) return transport_message(e);
+    if (!abort.expired()) return transport_message(e);
     return "the server did not end it " + std::to_string(impl_->options.watch_end_grace.count()) +
            " s after timeoutSeconds (" + std::to_string(options.timeout_seconds) + " s)";
   };
@@ -604,15 +598,11 @@ void Client::watch(const Resource& r, std::string_view ns, const WatchOptions& o
     }
     const auto start = Clock::now();
     if (options.timeout_seconds > 0) {
-      backstop.emplace(
-          start + std::chrono::seconds(options.timeout_seconds) + impl_->options.watch_end_grace,
-          [abort, ended] {  // copies: may run once after the watch returned
-            ended->store(true);
-            abort.cancel();
-          });
+      abort.expire_at(start + std::chrono::seconds(options.timeout_seconds) +
+                      impl_->options.watch_end_grace);
     }
     try {
-      response = io::await(impl_->pool()->request(request, abort.get_token()));
+      response = io::await(impl_->pool()->request(request, abort.token()));
     } catch (const std::exception& e) {
       impl_->record(call, 0, start);
       if (cancel.cancelled()) return;
