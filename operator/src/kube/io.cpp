@@ -149,10 +149,15 @@ class Driver {
     std::shared_ptr<std::atomic<bool>> finished;
   };
 
-  Driver()
-      : work_(service().get_executor()),
-        background_([this] { run_background(); }),
-        watchdog_([this] { run_watchdog(); }) {}
+  Driver() : work_(service().get_executor()) {
+    // The threads may log until ~Driver joins them, so spdlog's registry (a
+    // function-local static, as this is) must outlive this: statics die in
+    // the reverse order their construction ended, and a program's first log
+    // line may come after this is built (the unit tests' did).
+    spdlog::default_logger_raw();
+    background_ = std::thread([this] { run_background(); });
+    watchdog_ = std::thread([this] { run_watchdog(); });
+  }
 
   // Runs the io_service until done(); mu_ is held on entry and exit, not
   // while it runs.
