@@ -17,8 +17,10 @@
 # VmRSS after QUIET_S (30) idle seconds with all N converged; gets/writes:
 # rest_client_requests_total (both export it) at Ready, GET (lists and
 # watches too) and every other method; quiet_writes: writes while idle.
-# For sreracha-operator a second line splits cpu_s by thread name (the I/O
-# driver kube-io, each informer inf/<resource>, the workers sreracha/w..):
+# For sreracha-operator a second line splits cpu_s by thread name (each
+# informer inf/<resource>, the workers sreracha/w.., the background I/O
+# driver kube-io). The I/O is run by whichever thread waits for it, and the
+# informers of quiet kinds wait most: theirs is mostly everyone's I/O.
 #
 #   scale: n=N op=sreracha run=I threads kube-io=.. inf/pods=.. ...
 #

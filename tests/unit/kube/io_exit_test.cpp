@@ -1,9 +1,9 @@
 // kube/io.h at exit: the driver's threads log until its destructor joins
 // them, so spdlog's registry must be destroyed after the driver even where a
 // program's first log line comes after the driver was built. It was not: a
-// rescuer started during exit logged through a freed logger (seen as a
-// segfault of the unit tests under load; ASan: heap-use-after-free in
-// start_rescuer).
+// rescuer started during exit logged through a freed logger (ASan:
+// heap-use-after-free in start_rescuer; most likely the segfault the I/O
+// unit tests showed once under load).
 #include <gtest/gtest.h>
 
 #include <chrono>
