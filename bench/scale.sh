@@ -19,8 +19,9 @@
 # watches too) and every other method; quiet_writes: writes while idle.
 # For sreracha-operator a second line splits cpu_s by thread name (each
 # informer inf/<resource>, the workers sreracha/w.., the background I/O
-# driver kube-io). The I/O is run by whichever thread waits for it, and the
-# informers of quiet kinds wait most: theirs is mostly everyone's I/O.
+# driver kube-io). The I/O is run by whichever thread waits for it: the one
+# informer that holds that role in a run (which one varies) shows most of
+# everyone's I/O.
 #
 #   scale: n=N op=sreracha run=I threads kube-io=.. inf/pods=.. ...
 #
