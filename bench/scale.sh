@@ -35,8 +35,10 @@
 # Environment: PEER_SRC (../shared/peer), QUIET_S, READY_TIMEOUT (900 s),
 # SRERACHA_USE_EXISTING_CLUSTER=1 (the cluster in KUBECONFIG),
 # SCALE_PERF_DIR (a folder: `perf record $SCALE_PERF_OPTS`, default
-# "-g -F 999", follows sreracha-operator from before the apply to all Ready,
-# one perf-N-RUN.data per run, for `perf report -i`).
+# "--call-graph dwarf,16384 -F 499", follows sreracha-operator from before
+# the apply to all Ready, one perf-N-RUN.data per run, for `perf report -i`;
+# each run then prints a line of bench/profile_split.py: the shares of the
+# HTTP client, watch decoding, the caches and the reconciler in the CPU).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 N=100 REPEAT=1
@@ -174,7 +176,7 @@ run_one() {  # run_one <op> <run>
   if [[ -n "${SCALE_PERF_DIR:-}" && "$op" == sreracha ]]; then
     mkdir -p "$SCALE_PERF_DIR"
     # shellcheck disable=SC2086
-    perf record -q ${SCALE_PERF_OPTS:--g -F 999} -p "$PID" -o "$SCALE_PERF_DIR/perf-$N-$run.data" >/dev/null 2>&1 &
+    perf record -q ${SCALE_PERF_OPTS:---call-graph dwarf,16384 -F 499} -p "$PID" -o "$SCALE_PERF_DIR/perf-$N-$run.data" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 1
   fi
@@ -201,6 +203,9 @@ run_one() {  # run_one <op> <run>
   wait "$PID" 2>/dev/null || true
   echo "scale: n=$N op=$op run=$run ready_s=$ready_s cpu_s=$cpu idle_cpu_s=$idle_cpu peak_rss_mib=$peak idle_rss_mib=$idle empty_rss_mib=$empty gets=$gets writes=$writes quiet_writes=$quiet"
   [[ -z "$threads" ]] || echo "scale: n=$N op=$op run=$run threads ${threads% }"
+  if [[ -n "$perf_pid" ]]; then
+    echo "scale: n=$N op=$op run=$run $("$ROOT/bench/profile_split.py" "$SCALE_PERF_DIR/perf-$N-$run.data")"
+  fi
   local field value
   for field in ready_s cpu idle_cpu peak idle empty gets writes quiet; do
     value="${!field}"
