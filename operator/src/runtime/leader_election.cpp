@@ -168,8 +168,10 @@ bool LeaderElector::try_acquire_or_renew(const kube::Context& ctx) {
   nlohmann::json lease;
   try {
     lease = client_.get(leases, config_.lease_namespace, config_.lease_name, {}, ctx);
+    unanswered_write_.reset();  // what it shows is what any earlier write did
   } catch (const kube::ApiError& e) {
     if (!e.is_not_found()) throw;
+    unanswered_write_.reset();
     nlohmann::json fresh = {
         {"apiVersion", "coordination.k8s.io/v1"},
         {"kind", "Lease"},
@@ -181,12 +183,15 @@ bool LeaderElector::try_acquire_or_renew(const kube::Context& ctx) {
           {"renewTime", now_text},
           {"leaseTransitions", 0}}}};
     try {
+      unanswered_write_ = now;
       auto created = client_.create(leases, config_.lease_namespace, fresh, {}, ctx);
+      unanswered_write_.reset();
       observed_version_ = created["metadata"].value("resourceVersion", "");
       observed_holder_ = config_.identity;
       observed_expiry_ = now + config_.lease_duration;
       return true;
     } catch (const kube::ApiError& create_error) {
+      unanswered_write_.reset();
       if (create_error.is_already_exists()) return false;  // another candidate was first
       throw;
     }
@@ -225,13 +230,16 @@ bool LeaderElector::try_acquire_or_renew(const kube::Context& ctx) {
   try {
     // Conditional on the resourceVersion just read: a concurrent writer wins
     // and we get a Conflict.
+    unanswered_write_ = now;
     auto written =
         client_.replace(leases, config_.lease_namespace, config_.lease_name, lease, {}, ctx);
+    unanswered_write_.reset();
     observed_version_ = written["metadata"].value("resourceVersion", "");
     observed_holder_ = config_.identity;
     observed_expiry_ = now + config_.lease_duration;
     return true;
   } catch (const kube::ApiError& e) {
+    unanswered_write_.reset();
     if (e.is_conflict()) return false;
     throw;
   }
@@ -240,11 +248,19 @@ bool LeaderElector::try_acquire_or_renew(const kube::Context& ctx) {
 void LeaderElector::release() {
   const bool was_leading = is_leader();
   set_leading(false);
-  if (!was_leading) return;  // never led, or lost: the lease is not ours to clear
+  auto until = leading_until();
+  if (!was_leading) {
+    // Never led, or lost: the lease is not ours to clear. Unless stop()
+    // cancelled an acquire the API server may have written; then it is
+    // ours until the renew deadline that acquire would have given us.
+    if (!unanswered_write_) return;
+    until = *unanswered_write_ + config_.renew_deadline;
+    if (Clock::now() >= until) return;
+  }
   // Not the stop token (cancelled by now): our own renew deadline. Past it
   // we no longer count as holding the lease, and an unreachable API server
   // must not hold the shutdown up any longer.
-  const kube::Context ctx = kube::Context().with_deadline(leading_until());
+  const kube::Context ctx = kube::Context().with_deadline(until);
   try {
     auto lease =
         client_.get(kube::resources::leases, config_.lease_namespace, config_.lease_name, {}, ctx);

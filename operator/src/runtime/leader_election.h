@@ -22,9 +22,11 @@
 // - on stop() the attempt in flight is cancelled; a leader then releases the
 //   Lease (holder cleared, duration 1 s) so a candidate takes over at its
 //   next try instead of waiting for expiry, as client-go's ReleaseOnCancel.
-//   The release is conditional on the record it read holding our identity,
-//   and gives up when our own renew deadline passes: we release nothing
-//   we do not hold.
+//   So does a candidate whose cancelled acquire had been sent: the API
+//   server may have written it, and the successor must not wait out a lease
+//   nobody holds (with client-go it does). The release is conditional on the
+//   record it read holding our identity, and gives up when our own renew
+//   deadline passes: we release nothing we do not hold.
 //
 // When does a lease held by another expire? client-go trusts only its own
 // clock: expiry = when it first saw the current record + leaseDuration,
@@ -118,6 +120,9 @@ class LeaderElector {
   std::string observed_holder_;         // its holderIdentity
   Clock::time_point observed_renew_{};  // our clock's estimate of its renewTime
   Clock::time_point observed_expiry_{};
+  // When our last create or replace of the Lease was sent, if no reply has
+  // come since: the API server may have written it, so the Lease may be ours.
+  std::optional<Clock::time_point> unanswered_write_;
 
   std::atomic<bool> leading_{false};
   std::atomic<Clock::rep> last_renew_{0};  // Clock ticks: when the last successful write was sent

@@ -44,26 +44,13 @@ class FakeLeaseApi : public kube::Interface {
   }
   json create(const kube::Resource&, std::string_view, const json& object, std::string_view,
               const kube::Context& ctx) override {
-    const Recorder call(*this, "create", ctx);
-    std::lock_guard lock(mu_);
-    if (!lease_.is_null()) {
-      throw kube::ApiError(409, "AlreadyExists", "lease exists", "create lease");
-    }
-    lease_ = object;
-    lease_["metadata"]["resourceVersion"] = std::to_string(++version_);
-    return lease_;
+    Recorder call(*this, "create", ctx);
+    return write(call, object, ctx, true);
   }
   json replace(const kube::Resource&, std::string_view, std::string_view, const json& object,
                std::string_view, const kube::Context& ctx) override {
-    const Recorder call(*this, "replace", ctx);
-    std::lock_guard lock(mu_);
-    if (object["metadata"].value("resourceVersion", "") !=
-        lease_["metadata"].value("resourceVersion", "")) {
-      throw kube::ApiError(409, "Conflict", "the object has been modified", "update lease");
-    }
-    lease_ = object;
-    lease_["metadata"]["resourceVersion"] = std::to_string(++version_);
-    return lease_;
+    Recorder call(*this, "replace", ctx);
+    return write(call, object, ctx, false);
   }
   json list(const kube::Resource&, std::string_view, const kube::ListOptions&,
             const kube::Context&) override {
@@ -91,6 +78,8 @@ class FakeLeaseApi : public kube::Interface {
   }
 
   void hang(bool on) { hung_ = on; }
+  // Writes land, and then their callers wait as in hang(): the reply is lost.
+  void lose_write_replies(bool on) { replies_lost_ = on; }
   void set_lease(json lease) {
     std::lock_guard lock(mu_);
     lease_ = std::move(lease);
@@ -117,15 +106,16 @@ class FakeLeaseApi : public kube::Interface {
    public:
     Recorder(FakeLeaseApi& api, std::string verb, const kube::Context& ctx) : api_(api) {
       call_ = {std::move(verb), Clock::now(), {}, ctx.deadline()};
-      if (api_.hung_) {
-        ctx.token().wait_until(ctx.deadline().value_or(Clock::now() + 1h));
-        finish();
-        ctx.check("fake " + call_.verb);
-        throw kube::TransportError("fake: a context without a deadline waited an hour");
-      }
+      if (api_.hung_) hang(ctx);
     }
     ~Recorder() {
       if (!finished_) finish();
+    }
+    [[noreturn]] void hang(const kube::Context& ctx) {
+      ctx.token().wait_until(ctx.deadline().value_or(Clock::now() + 1h));
+      finish();
+      ctx.check("fake " + call_.verb);
+      throw kube::TransportError("fake: a context without a deadline waited an hour");
     }
 
    private:
@@ -140,8 +130,28 @@ class FakeLeaseApi : public kube::Interface {
     bool finished_ = false;
   };
 
+  json write(Recorder& call, const json& object, const kube::Context& ctx, bool create) {
+    json written;
+    {
+      std::lock_guard lock(mu_);
+      if (create && !lease_.is_null()) {
+        throw kube::ApiError(409, "AlreadyExists", "lease exists", "create lease");
+      }
+      if (!create && object["metadata"].value("resourceVersion", "") !=
+                         lease_["metadata"].value("resourceVersion", "")) {
+        throw kube::ApiError(409, "Conflict", "the object has been modified", "update lease");
+      }
+      lease_ = object;
+      lease_["metadata"]["resourceVersion"] = std::to_string(++version_);
+      written = lease_;
+    }
+    if (replies_lost_) call.hang(ctx);
+    return written;
+  }
+
   kube::Config config_;
   std::atomic<bool> hung_{false};
+  std::atomic<bool> replies_lost_{false};
   std::mutex mu_;
   json lease_;               // REQUIRES: mu_ held
   int version_ = 0;          // REQUIRES: mu_ held
@@ -224,6 +234,26 @@ TEST(LeaderElector, StopReleasesAHeldLease) {
   const auto begin = Clock::now();
   elector.stop();
   EXPECT_LT(Clock::now() - begin, 200ms);
+  const auto spec = api.lease()["spec"];
+  EXPECT_EQ(spec["holderIdentity"], "");
+  EXPECT_EQ(spec["leaseDurationSeconds"], 1);
+}
+
+// The API server wrote our acquire, and stop() came before its reply: the
+// Lease is ours though we never led. Left held, every successor would wait
+// out the lease duration (15 s by default) for nothing.
+TEST(LeaderElector, StopReleasesALeaseWhoseAcquireLandedUnanswered) {
+  FakeLeaseApi api;
+  api.lose_write_replies(true);
+  LeaderElector elector(api, fast("me"));
+  elector.start([] {}, [] {});
+  ASSERT_TRUE(wait_for([&] { return !api.lease().is_null(); }, 2s));
+  EXPECT_EQ(api.lease()["spec"]["holderIdentity"], "me");
+  api.lose_write_replies(false);
+  const auto begin = Clock::now();
+  elector.stop();
+  EXPECT_LT(Clock::now() - begin, 200ms);
+  EXPECT_FALSE(elector.is_leader());
   const auto spec = api.lease()["spec"];
   EXPECT_EQ(spec["holderIdentity"], "");
   EXPECT_EQ(spec["leaseDurationSeconds"], 1);
