@@ -183,15 +183,13 @@ bool LeaderElector::try_acquire_or_renew(const kube::Context& ctx) {
           {"renewTime", now_text},
           {"leaseTransitions", 0}}}};
     try {
-      unanswered_write_ = now;
-      auto created = client_.create(leases, config_.lease_namespace, fresh, {}, ctx);
-      unanswered_write_.reset();
+      auto created = write_lease(
+          now, [&] { return client_.create(leases, config_.lease_namespace, fresh, {}, ctx); });
       observed_version_ = created["metadata"].value("resourceVersion", "");
       observed_holder_ = config_.identity;
       observed_expiry_ = now + config_.lease_duration;
       return true;
     } catch (const kube::ApiError& create_error) {
-      unanswered_write_.reset();
       if (create_error.is_already_exists()) return false;  // another candidate was first
       throw;
     }
@@ -230,17 +228,28 @@ bool LeaderElector::try_acquire_or_renew(const kube::Context& ctx) {
   try {
     // Conditional on the resourceVersion just read: a concurrent writer wins
     // and we get a Conflict.
-    unanswered_write_ = now;
-    auto written =
-        client_.replace(leases, config_.lease_namespace, config_.lease_name, lease, {}, ctx);
-    unanswered_write_.reset();
+    auto written = write_lease(now, [&] {
+      return client_.replace(leases, config_.lease_namespace, config_.lease_name, lease, {}, ctx);
+    });
     observed_version_ = written["metadata"].value("resourceVersion", "");
     observed_holder_ = config_.identity;
     observed_expiry_ = now + config_.lease_duration;
     return true;
   } catch (const kube::ApiError& e) {
-    unanswered_write_.reset();
     if (e.is_conflict()) return false;
+    throw;
+  }
+}
+
+nlohmann::json LeaderElector::write_lease(Clock::time_point sent,
+                                          const std::function<nlohmann::json()>& write) {
+  unanswered_write_ = sent;
+  try {
+    auto written = write();
+    unanswered_write_.reset();
+    return written;
+  } catch (const kube::ApiError&) {
+    unanswered_write_.reset();  // answered: the API server did not write it
     throw;
   }
 }

@@ -99,6 +99,9 @@ class LeaderElector {
   // One attempt to create, take over or renew the Lease, bounded by `ctx`;
   // true on success.
   bool try_acquire_or_renew(const kube::Context& ctx);
+  // Runs `write` (a create or replace of the Lease sent at `sent`), keeping
+  // unanswered_write_ set until it returns or throws an API error.
+  nlohmann::json write_lease(Clock::time_point sent, const std::function<nlohmann::json()>& write);
   void release();
   // The end of leading unless a renew succeeds first: the start of the last
   // successful write + renew_deadline.
