@@ -13,12 +13,12 @@ LEASE_SECONDS=15
 apply_srerachas "$N"
 
 elect=(--leader-elect --leader-election-namespace "$NS" --leader-election-id "$LEASE")
-OPERATOR_LOG="$(mktemp /tmp/sreracha-operator-XXXX.log)" start_operator "${elect[@]}"
+OPERATOR_LOG="$(test_log operator-1)" start_operator "${elect[@]}"
 first_pid=$OPERATOR_PID
 holder() { kubectl get lease "$LEASE" -n "$NS" -o jsonpath='{.spec.holderIdentity}' 2>/dev/null; }
 has_holder() { [[ -n "$(holder)" ]]; }
 wait_until 30 "a leader" has_holder
-OPERATOR_LOG="$(mktemp /tmp/sreracha-operator-XXXX.log)" start_operator "${elect[@]}"
+OPERATOR_LOG="$(test_log operator-2)" start_operator "${elect[@]}"
 second_pid=$OPERATOR_PID
 trap 'kill -9 "$first_pid" "$second_pid" 2>/dev/null || true
   wait 2>/dev/null || true

@@ -17,7 +17,7 @@ created="$(kubectl get deploy -n "$NS" -o name | wc -l)"
 pass "operator SIGKILLed 3 s after $N Srerachas were applied ($created Deployments created by then)"
 
 restarted_at=$SECONDS
-OPERATOR_LOG="$(mktemp /tmp/sreracha-operator-XXXX.log)" start_operator
+OPERATOR_LOG="$(test_log operator-restarted)" start_operator
 all_ready() {
   [[ "$(kubectl get sreracha -n "$NS" -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
     grep -c '^True$')" == "$N" ]]

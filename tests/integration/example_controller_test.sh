@@ -5,7 +5,7 @@
 source "$(dirname "$0")/../lib/testlib.sh"
 BIN="${SRERACHA_BINARY_DIR:?}/bin/configmap-mirror"
 test_namespace mirror
-LOG="$(mktemp /tmp/configmap-mirror-XXXX.log)"
+LOG="$(test_log configmap-mirror)"
 "$BIN" --kubeconfig "$KUBECONFIG" --namespace "$NS" >"$LOG" 2>&1 &
 PID=$!
 trap 'kill "$PID" 2>/dev/null; wait "$PID" 2>/dev/null; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT

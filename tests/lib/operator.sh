@@ -1,6 +1,7 @@
 # Starting and stopping an operator process for a test. Source after testlib.sh.
 # The operator watches only the test's namespace, serves metrics and health
-# on free 127.0.0.1 ports, and logs to $OPERATOR_LOG.
+# on free 127.0.0.1 ports, and logs to $OPERATOR_LOG (test_log operator unless
+# set).
 
 BIN="${SRERACHA_BINARY_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}/bin/sreracha-operator"
 SRC="${SRERACHA_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}"
@@ -21,7 +22,7 @@ install_crd() {
 start_operator() {
   METRICS_PORT="$(free_port)"
   HEALTH_PORT="$(free_port)"
-  OPERATOR_LOG="${OPERATOR_LOG:-$(mktemp /tmp/sreracha-operator-XXXX.log)}"
+  OPERATOR_LOG="${OPERATOR_LOG:-$(test_log operator)}"
   "$BIN" --kubeconfig "$KUBECONFIG" --namespace "$NS" \
     --metrics-bind-address "127.0.0.1:$METRICS_PORT" \
     --health-probe-bind-address "127.0.0.1:$HEALTH_PORT" \

@@ -23,6 +23,15 @@ test_namespace() {
   export NS
 }
 
+# test_log <name>: a log file of this test script, in the build tree
+# (test-logs/<script>-<name>.log). The script's next run replaces it, so a
+# failed run's logs stay to be read and none pile up in /tmp.
+test_log() {
+  local dir="${SRERACHA_BINARY_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build}/test-logs"
+  mkdir -p "$dir"
+  echo "$dir/$(basename "$0" .sh)-$1.log"
+}
+
 # wait_until <seconds> <description> <command...>
 wait_until() {
   local timeout="$1" what="$2"
