@@ -33,6 +33,7 @@
 #
 #   bench/scale.sh [--n N] [--repeat R]      (defaults 100 and 1)
 # Environment: PEER_SRC (../shared/peer), QUIET_S, READY_TIMEOUT (900 s),
+# SCALE_LOG_DIR (where the runs' logs go; a new /tmp/sreracha-scale.* folder),
 # SRERACHA_USE_EXISTING_CLUSTER=1 (the cluster in KUBECONFIG),
 # SCALE_PERF_DIR (a folder: `perf record $SCALE_PERF_OPTS`, default
 # "--call-graph dwarf,16384 -F 499", follows sreracha-operator from before
@@ -161,7 +162,8 @@ start() {
   wait_until 60 "$1's /readyz" started
 }
 
-LOG_DIR="$(mktemp -d /tmp/sreracha-scale.XXXXXX)"
+LOG_DIR="${SCALE_LOG_DIR:-$(mktemp -d /tmp/sreracha-scale.XXXXXX)}"
+mkdir -p "$LOG_DIR"
 echo "scale: operator logs in $LOG_DIR" >&2
 declare -A results  # results[op,field] = space-separated values over runs
 run_one() {  # run_one <op> <run>

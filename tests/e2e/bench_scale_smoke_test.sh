@@ -4,8 +4,12 @@
 # a shared machine are noise at this size).
 source "$(dirname "$0")/../lib/testlib.sh"
 SRC="${SRERACHA_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
-out="$(QUIET_S=3 "$SRC/bench/scale.sh" --n 10 2>&1)" || { echo "$out" >&2; fail "bench/scale.sh --n 10 failed"; }
+# Its logs in the build tree, replaced by the next run (test_log).
+logs="$(test_log scale)"
+rm -rf "$logs"
+out="$(SCALE_LOG_DIR="$logs" QUIET_S=3 "$SRC/bench/scale.sh" --n 10 2>&1)" || { echo "$out" >&2; fail "bench/scale.sh --n 10 failed"; }
 echo "$out" | grep '^scale:'
+compgen -G "$logs/sreracha-*.log" >/dev/null || fail "no operator log in SCALE_LOG_DIR ($logs)"
 number='[0-9]+(\.[0-9]+)?'
 line="^scale: n=10 op=OP run=median ready_s=$number cpu_s=$number idle_cpu_s=-?$number peak_rss_mib=$number idle_rss_mib=$number empty_rss_mib=$number gets=[0-9]+ writes=[0-9]+ quiet_writes=-?[0-9]+$"
 grep -Eq "${line/OP/sreracha}" <<<"$out" || fail "no median line for sreracha-operator"
