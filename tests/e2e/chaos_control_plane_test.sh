@@ -37,6 +37,14 @@ converged() {
     awk -F= '$1 == $2' | wc -l)" == "$N" ]]
 }
 api_up() { kubectl --request-timeout=2s get --raw /readyz >/dev/null 2>&1; }
+# What each side saw, for a wait that ran out: the operator's reading (each
+# Sreracha's Ready condition) beside the Deployments' and pods' own status,
+# so a failure says whether the operator or the cluster's controllers lag.
+show_state() {
+  kubectl get sreracha -n "$NS" -o jsonpath='{range .items[*]}{.metadata.name} gen={.metadata.generation} observed={.status.observedGeneration} ready={.status.readyReplicas} Ready={.status.conditions[?(@.type=="Ready")].status}: {.status.conditions[?(@.type=="Ready")].message}{"\n"}{end}' >&2 || true
+  kubectl get deployments -n "$NS" -o wide >&2 || true
+  kubectl get pods -n "$NS" -o wide >&2 || true
+}
 
 # outage <component> <seconds> <deleted Service> <scaled before> <scaled after>
 outage() {
@@ -51,8 +59,8 @@ outage() {
   local restarted=$SECONDS
   wait_until 30 "the spec change made after the restart" scale_to_2 "$5"
   if ! (wait_until 30 "convergence within 30 s of restarting $component" converged "$3" "$4" "$5"); then
-    kubectl get services,deployments -n "$NS" >&2
-    kubectl get sreracha -n "$NS" -o jsonpath='{range .items[*]}{.metadata.name} gen={.metadata.generation} observed={.status.observedGeneration} {.status.conditions}{"\n"}{end}' >&2
+    kubectl get services -n "$NS" >&2
+    show_state
     fail "not converged within 30 s of restarting $component"
   fi
   local converged_after=$((SECONDS - restarted))
@@ -62,7 +70,10 @@ outage() {
   pods_made() { [[ "$(kubectl get deploy "$5" -n "$NS" -o jsonpath='{.status.replicas}')" -ge 2 ]]; }
   wait_until 120 "kube-controller-manager to create the second pod of $5" pods_made "$@"
   local pods_after=$((SECONDS - restarted))
-  wait_until 120 "all Ready after restarting $component" all_ready
+  if ! (wait_until 120 "all Ready after restarting $component" all_ready); then
+    show_state
+    fail "not all Ready within 120 s of restarting $component"
+  fi
   kill -0 "$OPERATOR_PID" 2>/dev/null || fail "the operator exited after $component came back"
   pass "$component down ${down_for} s: children and status converged ${converged_after} s after its restart; kube-controller-manager made the new pod after ${pods_after} s; all Ready after $((SECONDS - restarted)) s"
 }
