@@ -15,7 +15,9 @@ test_namespace chaos-control-plane
 install_crd
 N=6
 apply_srerachas "$N"
-start_operator
+# Debug: the log names every request, to show after a wait that ran out
+# whether the operator still reconciled and what it wrote.
+start_operator --log-level debug
 all_ready() {
   [[ "$(kubectl get sreracha -n "$NS" -o jsonpath='{range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{"\n"}{end}' |
     grep -c '^True$')" == "$N" ]]
@@ -38,9 +40,14 @@ converged() {
 }
 api_up() { kubectl --request-timeout=2s get --raw /readyz >/dev/null 2>&1; }
 # What each side saw, for a wait that ran out: the operator's reading (each
-# Sreracha's Ready condition) beside the Deployments' and pods' own status,
-# so a failure says whether the operator or the cluster's controllers lag.
+# Sreracha's Ready condition), its informers, queue and last requests, beside
+# the Deployments' and pods' own status, so a failure says whether the
+# operator or the cluster's controllers lag.
 show_state() {
+  echo "--- operator /readyz: $(curl -sS "http://127.0.0.1:$HEALTH_PORT/readyz" 2>&1)" >&2
+  metric | grep -E '^(workqueue_depth|controller_runtime_active_workers|controller_runtime_reconcile_total)' >&2 || true
+  echo "--- the operator's last requests:" >&2
+  grep 'kube: ' "$OPERATOR_LOG" | tail -15 >&2 || true
   kubectl get sreracha -n "$NS" -o jsonpath='{range .items[*]}{.metadata.name} gen={.metadata.generation} observed={.status.observedGeneration} ready={.status.readyReplicas} Ready={.status.conditions[?(@.type=="Ready")].status}: {.status.conditions[?(@.type=="Ready")].message}{"\n"}{end}' >&2 || true
   kubectl get deployments -n "$NS" -o wide >&2 || true
   kubectl get pods -n "$NS" -o wide >&2 || true
