@@ -38,9 +38,11 @@ stop_operator() {
     kill "$OPERATOR_PID"
     wait "$OPERATOR_PID" 2>/dev/null || true
   fi
-  if [[ -n "${OPERATOR_LOG:-}" ]] && grep -q '"level":"error"\|\[error\]' "$OPERATOR_LOG" 2>/dev/null; then
+  # Error lines, in text ("<time> error <message>") or JSON.
+  local errors='^[^ ]* error \|"level":"error"'
+  if [[ -n "${OPERATOR_LOG:-}" ]] && grep -q "$errors" "$OPERATOR_LOG" 2>/dev/null; then
     echo "--- operator errors (${OPERATOR_LOG}):" >&2
-    grep '"level":"error"\|\[error\]' "$OPERATOR_LOG" | tail -20 >&2
+    grep "$errors" "$OPERATOR_LOG" | tail -20 >&2
   fi
 }
 
