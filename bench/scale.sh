@@ -10,6 +10,12 @@
 #
 #   scale: ratio cpu=.. idle_cpu=.. ready=.. peak_rss=..   (ours / the peer's medians)
 #
+# Before the runs, the floor under empty_rss_mib: bench/rss_floor, a program
+# that makes one HTTPS request to the same API server with cpprestsdk and
+# does nothing else (Debian's shared libraries, as the operator links them):
+#
+#   scale: floor rss_mib=.. anon_mib=.. file_mib=..
+#
 # ready_s: apply to all Ready=True. cpu_s: user+system CPU of the operator
 # process from its start to all Ready; idle_cpu_s: its CPU in the QUIET_S
 # (30) idle seconds after that; peak_rss_mib: its VmHWM at all Ready;
@@ -165,6 +171,14 @@ start() {
 LOG_DIR="${SCALE_LOG_DIR:-$(mktemp -d /tmp/sreracha-scale.XXXXXX)}"
 mkdir -p "$LOG_DIR"
 echo "scale: operator logs in $LOG_DIR" >&2
+FLOOR_BIN="$BUILD/bin/rss_floor"
+if [[ -x "$FLOOR_BIN" ]]; then
+  floor="$("$FLOOR_BIN" "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')")" ||
+    fail "rss_floor failed: $floor"
+  echo "scale: floor ${floor#rss_floor: }" | sed 's/ code=[0-9]*$//'
+else
+  echo "scale: $FLOOR_BIN not built (ninja -C $BUILD rss_floor): no floor line" >&2
+fi
 declare -A results  # results[op,field] = space-separated values over runs
 run_one() {  # run_one <op> <run>
   local op="$1" run="$2" t0 ready_s cpu idle_cpu peak empty gets writes idle quiet threads=""

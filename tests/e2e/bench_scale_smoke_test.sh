@@ -14,6 +14,14 @@ number='[0-9]+(\.[0-9]+)?'
 line="^scale: n=10 op=OP run=median ready_s=$number cpu_s=$number idle_cpu_s=-?$number peak_rss_mib=$number idle_rss_mib=$number empty_rss_mib=$number gets=[0-9]+ writes=[0-9]+ quiet_writes=-?[0-9]+$"
 grep -Eq "${line/OP/sreracha}" <<<"$out" || fail "no median line for sreracha-operator"
 grep -Eq "^scale: n=10 op=sreracha run=1 ready_s=" <<<"$out" || fail "no line for the run"
+# The floor: a program doing only one HTTPS GET with cpprestsdk holds some
+# memory, and less than the operator does with its caches synced.
+floor="$(grep -E "^scale: floor rss_mib=$number anon_mib=$number file_mib=$number$" <<<"$out")" ||
+  fail "no floor line"
+empty="$(sed -En 's/^scale: n=10 op=sreracha run=median .* empty_rss_mib=([0-9.]+) .*/\1/p' <<<"$out")"
+floor_rss="$(sed -E 's/^scale: floor rss_mib=([0-9.]+) .*/\1/' <<<"$floor")"
+awk -v f="$floor_rss" -v e="$empty" 'BEGIN {exit !(f > 1 && f < e)}' ||
+  fail "floor rss_mib=$floor_rss is not between 1 MiB and the operator's empty_rss_mib=$empty"
 # The run's CPU by thread, under the names the operator gives its threads.
 grep -Eq "^scale: n=10 op=sreracha run=1 threads ([^ ]+=$number )*(kube-io|inf/[a-z.]+|sreracha/w)=$number( |$)" <<<"$out" ||
   fail "no CPU by thread for the run, or no thread named kube-io, inf/<resource> or sreracha/w<N>"
