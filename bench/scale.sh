@@ -8,7 +8,7 @@
 #
 # then per operator the medians over the runs (run=median), and
 #
-#   scale: ratio cpu=.. idle_cpu=.. ready=.. peak_rss=..   (ours / the peer's medians)
+#   scale: ratio cpu=.. idle_cpu=.. ready=.. peak_rss=.. watch_floor_cpu=..   (ours / the peer's medians)
 #
 # Before the runs, the floor under empty_rss_mib: bench/rss_floor, a program
 # that makes one HTTPS request to the same API server with cpprestsdk and
@@ -16,6 +16,17 @@
 #
 #   scale: floor rss_mib=.. anon_mib=.. file_mib=..
 #
+# and, during each sreracha run, bench/watch_floor (cpprestsdk, one pool
+# thread, nothing but reading the bytes) watching what carries the run's
+# objects, as the operator's informers do, from the apply to all Ready: the
+# floor under cpu_s that no operator code on cpprestsdk removes
+#
+#   scale: n=N op=sreracha run=I floor watch_cpu_s=.. watch_mib=.. watch_events=..
+#
+# (watch_floor_cpu in the ratio line: its median over the peer's cpu_s).
+# Its selectors are our children's labels, so it runs in our runs only: its
+# CPU (~0.5 s over N=100's ~46 s) and its watches are load the peer's runs
+# do not have.
 # ready_s: apply to all Ready=True. cpu_s: user+system CPU of the operator
 # process from its start to all Ready; idle_cpu_s: its CPU in the QUIET_S
 # (30) idle seconds after that; peak_rss_mib: its VmHWM at all Ready;
@@ -171,7 +182,8 @@ start() {
 LOG_DIR="${SCALE_LOG_DIR:-$(mktemp -d /tmp/sreracha-scale.XXXXXX)}"
 mkdir -p "$LOG_DIR"
 echo "scale: operator logs in $LOG_DIR" >&2
-FLOOR_BIN="$BUILD/bin/rss_floor"
+FLOOR_BIN="$BUILD/bin/rss_floor" FLOOR_WATCH_BIN="$BUILD/bin/watch_floor"
+[[ -x "$FLOOR_WATCH_BIN" ]] || echo "scale: $FLOOR_WATCH_BIN not built (ninja -C $BUILD watch_floor): no watch floor" >&2
 if [[ -x "$FLOOR_BIN" ]]; then
   floor="$("$FLOOR_BIN" "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')")" ||
     fail "rss_floor failed: $floor"
@@ -185,7 +197,7 @@ run_one() {  # run_one <op> <run>
   test_namespace "scale"
   install_crd
   start "$op"
-  trap 'kill "$PID" 2>/dev/null || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
+  trap 'kill "$PID" ${FLOOR_PID:-} 2>/dev/null || true; kubectl delete namespace "$NS" --wait=false >/dev/null 2>&1 || true' EXIT
   sleep 2  # caches synced and settled: the empty figure
   empty="$(rss_mib "$PID" VmRSS)"
   local perf_pid=""
@@ -195,6 +207,21 @@ run_one() {  # run_one <op> <run>
     perf record -q ${SCALE_PERF_OPTS:---call-graph dwarf,16384 -F 499} -p "$PID" -o "$SCALE_PERF_DIR/perf-$N-$run.data" >/dev/null 2>&1 &
     perf_pid=$!
     sleep 1
+  fi
+  FLOOR_PID="" # global: the EXIT trap stops it when a run fails
+  local floor_out="$LOG_DIR/watch-floor-$NS.txt"
+  if [[ "$op" == sreracha && -x "$FLOOR_WATCH_BIN" ]]; then
+    local managed="labelSelector=app.kubernetes.io%2Fmanaged-by%3Dsreracha-operator" kind watches=()
+    for kind in api/v1/pods api/v1/services api/v1/persistentvolumeclaims apis/apps/v1/deployments \
+      apis/policy/v1/poddisruptionbudgets apis/networking.k8s.io/v1/networkpolicies \
+      apis/networking.k8s.io/v1/ingresses apis/discovery.k8s.io/v1/endpointslices; do
+      watches+=("/${kind%/*}/namespaces/$NS/${kind##*/}?watch=true&allowWatchBookmarks=true&$managed")
+    done
+    watches+=("/apis/sreracha.io/v1alpha1/namespaces/$NS/srerachas?watch=true&allowWatchBookmarks=true"
+      "/api/v1/namespaces/$NS/secrets?watch=true&allowWatchBookmarks=true&labelSelector=sreracha.io%2Fwatch%3Dtrue")
+    "$FLOOR_WATCH_BIN" "${watches[@]}" >"$floor_out" 2>&1 &
+    FLOOR_PID=$!
+    sleep 1  # its watches open
   fi
   t0=$(date +%s.%N)
   srerachas | kubectl apply -n "$NS" -f - >/dev/null
@@ -207,6 +234,16 @@ run_one() {  # run_one <op> <run>
   cpu="$(cpu_s "$PID")"
   [[ "$op" != sreracha ]] || threads="$(thread_cpu "$PID" "$cpu")"
   if [[ -n "$perf_pid" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; fi
+  local floor_line=""
+  if [[ -n "$FLOOR_PID" ]]; then
+    kill -TERM "$FLOOR_PID"
+    wait "$FLOOR_PID" || fail "watch_floor failed: $(cat "$floor_out")"
+    floor_line="$(sed -En 's/^watch_floor: cpu_s=([0-9.]+) bytes=([0-9]+) events=([0-9]+) .*/watch_cpu_s=\1 watch_mib=\2 watch_events=\3/p' "$floor_out" |
+      awk '{split($2, b, "="); $2 = sprintf("watch_mib=%.1f", b[2] / 1048576); print}')"
+    [[ -n "$floor_line" ]] || fail "watch_floor printed no figures: $(cat "$floor_out")"
+    results[$op,floor_cpu]+="$(sed -E 's/^watch_cpu_s=([0-9.]+) .*/\1/' <<<"$floor_line") "
+    FLOOR_PID=""
+  fi
   peak="$(rss_mib "$PID" VmHWM)"
   gets="$(requests "$PORT" get)"
   writes="$(requests "$PORT" write)"
@@ -219,6 +256,7 @@ run_one() {  # run_one <op> <run>
   wait "$PID" 2>/dev/null || true
   echo "scale: n=$N op=$op run=$run ready_s=$ready_s cpu_s=$cpu idle_cpu_s=$idle_cpu peak_rss_mib=$peak idle_rss_mib=$idle empty_rss_mib=$empty gets=$gets writes=$writes quiet_writes=$quiet"
   [[ -z "$threads" ]] || echo "scale: n=$N op=$op run=$run threads ${threads% }"
+  [[ -z "$floor_line" ]] || echo "scale: n=$N op=$op run=$run floor $floor_line"
   if [[ -n "$perf_pid" ]]; then
     echo "scale: n=$N op=$op run=$run $("$ROOT/bench/profile_split.py" "$SCALE_PERF_DIR/perf-$N-$run.data")"
   fi
@@ -249,5 +287,12 @@ for op in "${ops[@]}"; do
 done
 if [[ " ${ops[*]} " == *" peer-skip "* ]]; then
   ratio() { awk -v a="${med[sreracha,$1]}" -v b="${med[peer-skip,$1]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
-  echo "scale: ratio cpu=$(ratio cpu) idle_cpu=$(ratio idle_cpu) ready=$(ratio ready_s) peak_rss=$(ratio peak)"
+  line="scale: ratio cpu=$(ratio cpu) idle_cpu=$(ratio idle_cpu) ready=$(ratio ready_s) peak_rss=$(ratio peak)"
+  # The watch floor's CPU against the peer's: what cpprestsdk alone takes of
+  # the peer's budget.
+  if [[ -n "${results[sreracha,floor_cpu]:-}" ]]; then
+    med[sreracha,floor_cpu]="$(median <<<"${results[sreracha,floor_cpu]}")"
+    line+=" watch_floor_cpu=$(awk -v a="${med[sreracha,floor_cpu]}" -v b="${med[peer-skip,cpu]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')"
+  fi
+  echo "$line"
 fi
