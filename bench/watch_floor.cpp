@@ -85,8 +85,12 @@ class Watch : public std::enable_shared_from_this<Watch> {
         self->next();
         return;
       }
-      self->body_.getn(self->buffer_.data(), available).then([self](std::size_t n) {
-        count(self->buffer_.data(), n);
+      self->body_.getn(self->buffer_.data(), available).then([self](pplx::task<std::size_t> read) {
+        try {
+          count(self->buffer_.data(), read.get());
+        } catch (const std::exception&) {
+          return;  // as above
+        }
         self->next();
       });
     });
