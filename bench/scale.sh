@@ -185,7 +185,7 @@ echo "scale: operator logs in $LOG_DIR" >&2
 FLOOR_BIN="$BUILD/bin/rss_floor" FLOOR_WATCH_BIN="$BUILD/bin/watch_floor"
 [[ -x "$FLOOR_WATCH_BIN" ]] || echo "scale: $FLOOR_WATCH_BIN not built (ninja -C $BUILD watch_floor): no watch floor" >&2
 if [[ -x "$FLOOR_BIN" ]]; then
-  floor="$("$FLOOR_BIN" "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')")" ||
+  floor="$("$FLOOR_BIN" "$(kubectl config view --minify -o jsonpath='{.clusters[0].cluster.server}')" 2>&1)" ||
     fail "rss_floor failed: $floor"
   echo "scale: floor ${floor#rss_floor: }" | sed 's/ code=[0-9]*$//'
 else

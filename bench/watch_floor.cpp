@@ -10,9 +10,9 @@
 // run's objects, so the part of cpu_s that no operator code on cpprestsdk
 // can remove is measured, not assumed.
 //
-//   watch_floor <path?query> [meta:<path?query> ...]
-// meta: asks for PartialObjectMetadata, as the operator's metadata-only
-// informers do. Credentials: the kubeconfig, as the operator loads it.
+//   watch_floor <path?query> ...
+// Server and credentials: the kubeconfig, as the operator finds it; a client
+// certificate or a static token (enough for the local control plane).
 #include <signal.h>
 #include <sys/resource.h>
 
@@ -68,6 +68,8 @@ class Watch : public std::enable_shared_from_this<Watch> {
   }
 
  private:
+  using Body = concurrency::streams::streambuf<std::uint8_t>;
+
   // Waits for one byte (the only read that waits), then takes what is buffered.
   void next() {
     body_.bumpc().then([self = shared_from_this()](pplx::task<int> t) {
@@ -77,7 +79,7 @@ class Watch : public std::enable_shared_from_this<Watch> {
       } catch (const std::exception&) {
         return;  // the stream broke: this watch is over
       }
-      if (first == std::char_traits<char>::eof()) return;
+      if (first == Body::traits::eof()) return;
       const auto byte = static_cast<std::uint8_t>(first);
       count(&byte, 1);
       const auto available = std::min<std::size_t>(self->body_.in_avail(), self->buffer_.size());
@@ -98,7 +100,7 @@ class Watch : public std::enable_shared_from_this<Watch> {
 
   std::shared_ptr<http::client::http_client> client_;
   http::http_request request_;
-  concurrency::streams::streambuf<std::uint8_t> body_;
+  Body body_;
   std::vector<std::uint8_t> buffer_ = std::vector<std::uint8_t>(256 * 1024);
 };
 
@@ -106,7 +108,7 @@ class Watch : public std::enable_shared_from_this<Watch> {
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::cerr << "usage: watch_floor <path?query> [meta:<path?query> ...]\n";
+    std::cerr << "usage: watch_floor <path?query> ...\n";
     return 2;
   }
   // As the operator does: no system CA bundle parsed per connection.
@@ -139,15 +141,9 @@ int main(int argc, char** argv) {
 
   std::vector<std::shared_ptr<Watch>> watches;
   for (int i = 1; i < argc; ++i) {
-    std::string path = argv[i];
-    std::string accept = "application/json";
-    if (path.starts_with("meta:")) {
-      path.erase(0, 5);
-      accept = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json";
-    }
     http::http_request request(http::methods::GET);
-    request.set_request_uri(path);
-    request.headers().add("Accept", accept);
+    request.set_request_uri(argv[i]);
+    request.headers().add("Accept", "application/json");
     if (!config.token.empty()) request.headers().add("Authorization", "Bearer " + config.token);
     watches.push_back(std::make_shared<Watch>(client, request));
     watches.back()->start();
