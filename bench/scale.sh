@@ -286,13 +286,14 @@ for op in "${ops[@]}"; do
   echo "$line"
 done
 if [[ " ${ops[*]} " == *" peer-skip "* ]]; then
-  ratio() { awk -v a="${med[sreracha,$1]}" -v b="${med[peer-skip,$1]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
+  # ratio <our field> [<the peer's field>, the same by default]
+  ratio() { awk -v a="${med[sreracha,$1]}" -v b="${med[peer-skip,${2:-$1}]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}'; }
   line="scale: ratio cpu=$(ratio cpu) idle_cpu=$(ratio idle_cpu) ready=$(ratio ready_s) peak_rss=$(ratio peak)"
   # The watch floor's CPU against the peer's: what cpprestsdk alone takes of
   # the peer's budget.
   if [[ -n "${results[sreracha,floor_cpu]:-}" ]]; then
     med[sreracha,floor_cpu]="$(median <<<"${results[sreracha,floor_cpu]}")"
-    line+=" watch_floor_cpu=$(awk -v a="${med[sreracha,floor_cpu]}" -v b="${med[peer-skip,cpu]}" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')"
+    line+=" watch_floor_cpu=$(ratio floor_cpu cpu)"
   fi
   echo "$line"
 fi
